@@ -1,0 +1,276 @@
+"""The one encoder interface shared by every domain.
+
+An :class:`Encoder` bundles a stock ``transformers`` model, its Hugging Face
+tokenizer and the domain adapter that produced the tokenizer's input. Saved
+encoders are plain ``save_pretrained`` folders (``config.json``,
+``model.safetensors``, tokenizer files, ``README.md``); sciptm's own metadata
+lives under the ``sciptm`` key of ``config.json``, so
+``transformers.AutoModel.from_pretrained(folder)`` opens them too.
+
+Example
+-------
+>>> import sciptm
+>>> enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0)
+>>> out = enc.encode(["CCO", "c1ccccc1O"])
+>>> tuple(out.pooled.shape)
+(2, 128)
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
+
+from sciptm.domains import Domain, PreparedInputs, get_domain
+from sciptm.domains.base import Errors
+from sciptm.encoders.architectures import ARCHITECTURES
+from sciptm.encoders.batching import token_budget_batches
+from sciptm.encoders.hub import resolve_name
+from sciptm.progress import progress_bar
+
+Pooling = Literal["mean", "cls"]
+
+
+@dataclass
+class EncoderOutput:
+    """Output of :meth:`Encoder.encode`.
+
+    Attributes
+    ----------
+    last_hidden_state: ``B x T x d`` token states of the valid rows.
+    attention_mask: ``B x T`` (1 = real token).
+    pooled: ``B x d`` pooled vectors.
+    valid: boolean ``[N]`` over the inputs (``False`` rows were skipped).
+    invalid: the skipped rows' records.
+    """
+
+    last_hidden_state: torch.Tensor
+    attention_mask: torch.Tensor
+    pooled: torch.Tensor
+    valid: np.ndarray
+    invalid: list
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """Pool ``B x T x d`` states to ``B x d``: ``cls`` (first token) or masked ``mean``."""
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "mean":
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+    raise ValueError(f"pooling must be 'mean' or 'cls', not {how!r}")
+
+
+class Encoder:
+    """A pretrained (or freshly initialised) sequence encoder for one science domain.
+
+    Attributes
+    ----------
+    model: the ``transformers`` base model (``RobertaModel``, ``EsmModel``...).
+    lm_model: the model with its language-model head when one exists, else ``None``.
+    tokenizer: the Hugging Face tokenizer.
+    domain: the :class:`~sciptm.domains.Domain` adapter.
+    pooling: ``"mean"`` or ``"cls"``.
+    """
+
+    def __init__(self, model: PreTrainedModel, tokenizer, domain: Domain, pooling: Pooling = "mean"):
+        self.lm_model = model if hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None else None
+        self.model = model.base_model if self.lm_model is not None else model
+        self.tokenizer = tokenizer
+        self.domain = domain
+        self.pooling = pooling
+        self._write_meta()
+
+    # ------------------------------------------------------------------ build/load
+    @classmethod
+    def from_config(
+        cls,
+        domain: str | dict[str, Any] | Domain = "smiles",
+        size: str | dict[str, int] = "tiny",
+        architecture: str | None = None,
+        vocab: list[str] | None = None,
+        pooling: Pooling = "mean",
+        seed: int | None = 0,
+        **config_overrides: Any,
+    ) -> Encoder:
+        """A randomly initialised encoder of a named ``size`` (``tiny``, ``small``, ``base``).
+
+        ``architecture`` defaults to the domain's (RoBERTa for SMILES and crystals, ESM for proteins);
+        ``gpt2`` gives a causal (GPT-style) model.
+        """
+        dom = get_domain(domain)
+        arch = ARCHITECTURES.get(architecture or dom.default_architecture)
+        tokenizer = dom.build_tokenizer(vocab)
+        config = arch.build_config(tokenizer, size, tokenizer.model_max_length, **config_overrides)
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = arch.lm_class().from_config(config)
+        return cls(model, tokenizer, dom, pooling)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, pooling: Pooling | None = None, **hf_kwargs: Any) -> Encoder:
+        """Open a saved encoder: a shipped short name (``"sciptm/smiles-small"``), a local
+        ``save_pretrained`` folder, or a Hugging Face hub id (needs internet).
+
+        Folders without sciptm metadata (e.g. a published ESM-2 or ChemBERTa checkpoint) get their
+        domain from the model type: ``esm`` -> protein, otherwise SMILES.
+        """
+        path = resolve_name(name_or_path)
+        config = AutoConfig.from_pretrained(path, **hf_kwargs)
+        meta = getattr(config, "sciptm", None) or {}
+        domain = get_domain(meta.get("domain") or ("protein" if config.model_type == "esm" else "smiles"))
+        arch_names = " ".join(config.architectures or [])
+        if "ForMaskedLM" in arch_names:
+            from transformers import AutoModelForMaskedLM as Loader
+        elif "ForCausalLM" in arch_names or "LMHeadModel" in arch_names:
+            from transformers import AutoModelForCausalLM as Loader
+        else:
+            from transformers import AutoModel as Loader
+        model = Loader.from_pretrained(path, config=config, **hf_kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path, **hf_kwargs)
+        return cls(model, tokenizer, domain, pooling or meta.get("pooling", "mean"))
+
+    def save_pretrained(self, path: str | Path, dtype: torch.dtype | None = None) -> Path:
+        """Write a ``save_pretrained`` folder (model, tokenizer, README card); returns the path.
+
+        ``dtype=torch.float16`` stores half-precision weights (for shipped checkpoints).
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self._write_meta()
+        model = self.lm_model or self.model
+        if dtype is not None:
+            model = _cast_copy(model, dtype)
+        model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        card = path / "README.md"
+        if not card.exists():
+            card.write_text(self.model_card())
+        return path
+
+    def model_card(self) -> str:
+        """A short Markdown model card (domain, architecture, sizes, how to load)."""
+        c = self.model.config
+        return (
+            f"---\nlibrary_name: transformers\ntags: [sciptm, {self.domain.name}]\n---\n"
+            f"# sciptm {self.domain.name} encoder\n\n"
+            f"- architecture: `{c.model_type}` ({self.n_parameters():,} parameters, hidden size {self.hidden_size})\n"
+            f"- domain adapter: `{json.dumps(self.domain.to_config())}`\n"
+            f"- pooling: {self.pooling}; vocabulary: {len(self.tokenizer)} tokens\n\n"
+            "```python\nimport sciptm\nenc = sciptm.Encoder.from_pretrained(\"<this folder>\")\n"
+            "X = enc.embed([...])\n```\n"
+        )
+
+    def _write_meta(self) -> None:
+        meta = {"domain": self.domain.to_config(), "pooling": self.pooling}
+        for model in {id(m): m for m in (self.model, self.lm_model) if m is not None}.values():
+            model.config.sciptm = meta
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def hidden_size(self) -> int:
+        c = self.model.config
+        return int(getattr(c, "hidden_size", None) or c.n_embd)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> Encoder:
+        (self.lm_model or self.model).to(device)
+        return self
+
+    def n_parameters(self) -> int:
+        """Parameters of the base model (without the LM head)."""
+        return sum(p.numel() for p in self.model.parameters())
+
+    def __repr__(self) -> str:
+        return (f"Encoder(domain={self.domain!r}, architecture={self.model.config.model_type!r}, "
+                f"params={self.n_parameters():,}, pooling={self.pooling!r})")
+
+    # ------------------------------------------------------------------ tokenization
+    def prepare(self, items: Any, errors: Errors = "raise") -> PreparedInputs:
+        """Validate raw inputs with the domain adapter (see :meth:`Domain.prepare`)."""
+        return self.domain.prepare(items, errors=errors)
+
+    def tokenize(self, texts: list[str], long: str = "truncate") -> dict[str, torch.Tensor]:
+        """Pad a batch of texts to its longest member; warns (never silently) when truncating."""
+        enc = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt",
+                             return_token_type_ids=False)
+        limit = self.tokenizer.model_max_length
+        if enc["input_ids"].shape[1] >= limit and long == "truncate":
+            full = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+            cut = [i for i, n in enumerate(full) if n > limit]
+            if cut:
+                warnings.warn(f"truncated {len(cut)} inputs longer than {limit} tokens (first: batch row {cut[0]})",
+                              stacklevel=3)
+        return dict(enc)
+
+    def count_unknown(self, texts: list[str]) -> int:
+        """How many tokens of ``texts`` map to the unknown token."""
+        unk = self.tokenizer.unk_token_id
+        return int(sum(ids.count(unk) for ids in self.tokenizer(texts)["input_ids"]))
+
+    # ------------------------------------------------------------------ forward
+    def forward_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the base model on validated texts; returns ``(B x T x d hidden, B x T mask)``."""
+        batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
+        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        return out.last_hidden_state, batch["attention_mask"]
+
+    @torch.inference_mode()
+    def encode(self, items: Any, errors: Errors = "raise") -> EncoderOutput:
+        """Token states, mask and pooled vectors for one batch of inputs (valid rows only)."""
+        prepared = self.prepare(items, errors)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            hidden, mask = self.forward_texts(prepared.texts)
+        finally:
+            self.model.train(was_training)
+        return EncoderOutput(hidden, mask, pool(hidden, mask, self.pooling), prepared.valid, prepared.invalid)
+
+    @torch.inference_mode()
+    def embed(
+        self,
+        items: Any,
+        batch_size: int = 256,
+        max_tokens: int = 16384,
+        errors: Errors = "raise",
+        progress: bool | None = None,
+    ) -> np.ndarray:
+        """Pooled embeddings as a float32 numpy array ``N x d``.
+
+        Batches are built by token budget (``max_tokens`` padded tokens, at most ``batch_size``
+        rows). With ``errors="skip"`` invalid rows come back as NaN rows, so row order is kept.
+        A progress bar shows when there are more than 2,000 inputs (or ``progress=True``).
+        """
+        prepared = self.prepare(items, errors)
+        lengths = [len(ids) for ids in self.tokenizer(prepared.texts)["input_ids"]]
+        lengths = [min(n, self.tokenizer.model_max_length) for n in lengths]
+        out = np.full((prepared.n_total, self.hidden_size), np.nan, dtype=np.float32)
+        rows = np.flatnonzero(prepared.valid)
+        was_training = self.model.training
+        self.model.eval()
+        show = progress if progress is not None else len(prepared.texts) > 2000
+        try:
+            batches = list(token_budget_batches(lengths, max_tokens, batch_size))
+            for idx in progress_bar(batches, "embedding", show, total=len(batches)):
+                hidden, mask = self.forward_texts([prepared.texts[i] for i in idx])
+                out[rows[idx]] = pool(hidden, mask, self.pooling).float().cpu().numpy()
+        finally:
+            self.model.train(was_training)
+        return out
+
+
+def _cast_copy(model: PreTrainedModel, dtype: torch.dtype) -> PreTrainedModel:
+    import copy
+
+    clone = copy.deepcopy(model)
+    return clone.to(dtype)

@@ -1,0 +1,24 @@
+"""Names of the checkpoints shipped inside the package, and how names resolve to folders."""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+#: short name -> folder under ``sciptm/checkpoints``; add a shipped encoder here.
+SHIPPED: dict[str, str] = {}
+
+
+def shipped_dir() -> Path:
+    return Path(str(resources.files("sciptm"))) / "checkpoints"
+
+
+def resolve_name(name_or_path: str | Path) -> str:
+    """Shipped short names (``sciptm/smiles-small``) -> packaged folder; existing paths -> as is;
+    anything else is passed to ``transformers`` as a hub id."""
+    key = str(name_or_path)
+    if key in SHIPPED:
+        return str(shipped_dir() / SHIPPED[key])
+    if key.startswith("sciptm/") and not Path(key).exists():
+        known = ", ".join(sorted(SHIPPED)) or "(none shipped in this build)"
+        raise FileNotFoundError(f"no shipped sciptm checkpoint {key!r}; shipped: {known}")
+    return key
