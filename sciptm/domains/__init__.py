@@ -25,14 +25,13 @@ def get_domain(spec: str | dict[str, Any] | Domain) -> Domain:
     return DOMAINS.get(name)(**settings)
 
 
-# Built-in domains register themselves on import.
-from sciptm.domains import smiles as _smiles  # noqa: E402,F401
+import importlib  # noqa: E402
 
-for _optional in ("protein", "crystal"):
+for _module in ("smiles", "protein", "crystal"):  # built-in domains register themselves on import
     try:
-        __import__(f"sciptm.domains.{_optional}")
-    except ModuleNotFoundError as _exc:  # the module itself not written yet
-        if _exc.name != f"sciptm.domains.{_optional}":
+        importlib.import_module(f"sciptm.domains.{_module}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"sciptm.domains.{_module}":
             raise
 
 __all__ = ["DOMAINS", "Domain", "PreparedInputs", "get_domain"]

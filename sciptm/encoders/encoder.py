@@ -244,29 +244,62 @@ class Encoder:
         max_tokens: int = 16384,
         errors: Errors = "raise",
         progress: bool | None = None,
+        long: Literal["truncate", "chunk"] = "truncate",
     ) -> np.ndarray:
         """Pooled embeddings as a float32 numpy array ``N x d``.
 
         Batches are built by token budget (``max_tokens`` padded tokens, at most ``batch_size``
         rows). With ``errors="skip"`` invalid rows come back as NaN rows, so row order is kept.
         A progress bar shows when there are more than 2,000 inputs (or ``progress=True``).
+        Inputs longer than ``tokenizer.model_max_length`` tokens are cut with a warning
+        (``long="truncate"``) or read whole (``long="chunk"``, see :meth:`_embed_chunked`).
         """
+        if long not in ("truncate", "chunk"):
+            raise ValueError(f"long must be 'truncate' or 'chunk', not {long!r}")
         prepared = self.prepare(items, errors)
+        limit = self.tokenizer.model_max_length
         lengths = [len(ids) for ids in self.tokenizer(prepared.texts)["input_ids"]]
-        lengths = [min(n, self.tokenizer.model_max_length) for n in lengths]
+        chunked = [i for i, n in enumerate(lengths) if n > limit] if long == "chunk" else []
+        short = sorted(set(range(len(lengths))) - set(chunked))
+        lengths = [min(lengths[i], limit) for i in short]
         out = np.full((prepared.n_total, self.hidden_size), np.nan, dtype=np.float32)
         rows = np.flatnonzero(prepared.valid)
         was_training = self.model.training
         self.model.eval()
         show = progress if progress is not None else len(prepared.texts) > 2000
         try:
-            batches = list(token_budget_batches(lengths, max_tokens, batch_size))
+            batches = [[short[j] for j in b] for b in token_budget_batches(lengths, max_tokens, batch_size)]
             for idx in progress_bar(batches, "embedding", show, total=len(batches)):
                 hidden, mask = self.forward_texts([prepared.texts[i] for i in idx])
                 out[rows[idx]] = pool(hidden, mask, self.pooling).float().cpu().numpy()
+            for i in chunked:
+                out[rows[i]] = self._embed_chunked(prepared.texts[i], limit, max_tokens)
         finally:
             self.model.train(was_training)
         return out
+
+    def _embed_chunked(self, text: str, limit: int, max_tokens: int) -> np.ndarray:
+        """Pooled vector of one text longer than ``limit`` tokens (``embed(..., long="chunk")``).
+
+        The token ids (special tokens excluded) are cut into windows of ``limit`` tokens overlapping
+        by half, the last one ending at the last token; each window is framed with the special tokens
+        and pooled as usual, and the window vectors are averaged weighted by window length (all
+        windows have the same length, so the weights are equal).
+        """
+        full = self.tokenizer(text)["input_ids"]
+        content = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        n_pre = next((k for k in range(len(full) - len(content) + 1) if full[k:k + len(content)] == content), None)
+        if n_pre is None:
+            raise ValueError("long='chunk' needs a tokenizer whose special tokens only frame the text")
+        pre, post = full[:n_pre], full[n_pre + len(content):]
+        width = limit - len(pre) - len(post)
+        starts = sorted(set(range(0, len(content) - width + 1, max(width // 2, 1))) | {len(content) - width})
+        windows = torch.tensor([pre + content[s:s + width] + post for s in starts], device=self.device)
+        vectors = []
+        for chunk in windows.split(max(1, max_tokens // limit)):
+            mask = torch.ones_like(chunk)
+            vectors.append(pool(self.model(input_ids=chunk, attention_mask=mask).last_hidden_state, mask, self.pooling))
+        return torch.cat(vectors).mean(0).float().cpu().numpy()
 
 
 def _cast_copy(model: PreTrainedModel, dtype: torch.dtype) -> PreTrainedModel:

@@ -1,0 +1,43 @@
+"""``python -m sciptm.pretraining --config CONFIG.yaml --out DIR [--resume] [--set key=value ...]``.
+
+Any config key can be overridden with ``--set key=value`` (the value is read as YAML, so
+``--set max_steps=500`` gives an int and ``--set val_source=null`` gives ``None``).
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+import yaml
+
+from sciptm.pretraining.config import PretrainConfig
+from sciptm.pretraining.loop import pretrain
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sciptm.pretraining", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="YAML file of PretrainConfig fields")
+    parser.add_argument("--out", required=True, help="run folder (checkpoints, metrics, exported encoder)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    cfg = PretrainConfig.from_yaml(args.config, **overrides)
+    argv_used = sys.argv if argv is None else ["python", "-m", "sciptm.pretraining", *argv]
+    command = " ".join(shlex.quote(a) for a in argv_used)
+    if argv is None:
+        command = "python -m sciptm.pretraining " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = pretrain(cfg, args.out, resume=args.resume, command=command)
+    print(f"done: step {result.step}, tokens {result.tokens_seen}, encoder {result.encoder_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The pretraining configuration: one dataclass whose fields are the CLI flags.
+
+A config is built from keyword arguments, from a YAML mapping (:meth:`PretrainConfig.from_dict`)
+or from a YAML file (:meth:`PretrainConfig.from_yaml`); unknown keys are an error, never ignored.
+
+Example
+-------
+>>> cfg = PretrainConfig.from_dict({"domain": "smiles", "train_source": "chem/moses_test.csv.gz", "max_steps": 10})
+>>> cfg.objective
+'mlm'
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_PRECISIONS = ("no", "bf16", "fp16")
+_CROPS = ("random", "head")
+_SCHEDULES = ("linear", "cosine", "constant")
+
+
+@dataclass
+class PretrainConfig:
+    """Every setting of a pretraining run.
+
+    Data
+    ----
+    domain: domain name (``smiles``, ``protein``, ``crystal``) or a domain config mapping.
+    train_source: the corpus file (``.csv[.gz]`` of SMILES, ``.fasta[.gz]``, ``.tar.gz`` of CIFs); a relative
+        path that does not exist is looked up under ``mirror``.
+    val_source: a separate validation file; ``None`` holds out ``val_fraction`` of the train corpus by key hash.
+    mirror: root of the data mirror (default: ``$SCIPTM_DATA_MIRROR``).
+    max_items / max_val_items: read at most this many raw items (first ones in file order); ``None`` = all.
+    val_size: validation items scored at each evaluation (a fixed, seeded subset).
+    block_benchmarks: drop corpus items that match benchmark molecules / sequences / structures.
+    benchmark_files: the benchmark files whose items are blocked (relative to the mirror); ``None`` = every
+        benchmark file of the domain found in the mirror (see :mod:`sciptm.pretraining.keys`).
+    blocked_ids_file: extra corpus record ids to drop (protein: ``benchmark_overlap_hits.tsv``).
+    cache_dir: where prepared corpora are cached (default ``$SCIPTM_CACHE_DIR/pretraining`` or
+        ``~/.cache/sciptm/pretraining``); workers: processes for corpus preparation.
+
+    Model and objective
+    -------------------
+    size / architecture: passed to :meth:`sciptm.Encoder.from_config`; ``architecture="gpt2"`` trains a causal LM.
+    max_length: tokens per sequence, specials included (``None``: the domain's default).
+    crop: ``random`` (a random window of longer sequences, re-drawn every time) or ``head`` (truncate).
+    mlm_probability / mask_ratio / random_ratio: dynamic masking (15%, 80% [MASK], 10% random, 10% kept).
+    augment: SMILES enumeration (``domain.augment``) with probability ``augment_probability``.
+
+    Optimisation
+    ------------
+    max_steps, batch_size, lr, weight_decay, warmup_steps, schedule, grad_clip, seed.
+    precision: ``no`` | ``bf16`` | ``fp16`` (accelerate mixed precision); device: ``auto`` | ``cpu`` | ``cuda``.
+    num_workers: DataLoader worker processes building batches.
+    cpu_threads: torch threads on CPU (``0``: torch's default; ``1`` is fastest on a busy machine).
+
+    Bookkeeping
+    -----------
+    eval_every, checkpoint_every, keep_checkpoints, log_every, max_minutes (stop early, still exporting).
+    """
+
+    domain: str | dict[str, Any] = "smiles"
+    train_source: str = "chem/moses_train.csv.gz"
+    val_source: str | None = "chem/moses_test.csv.gz"
+    mirror: str | None = None
+    max_items: int | None = None
+    max_val_items: int | None = 20000
+    val_fraction: float = 0.02
+    val_size: int = 2000
+    block_benchmarks: bool = True
+    benchmark_files: list[str] | None = None
+    blocked_ids_file: str | None = None
+    cache_dir: str | None = None
+    workers: int = 0
+
+    size: str | dict[str, int] = "small"
+    architecture: str | None = None
+    max_length: int | None = None
+    crop: str = "random"
+    mlm_probability: float = 0.15
+    mask_ratio: float = 0.8
+    random_ratio: float = 0.1
+    augment: bool = False
+    augment_probability: float = 0.5
+
+    max_steps: int = 1000
+    batch_size: int = 128
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    schedule: str = "linear"
+    grad_clip: float = 1.0
+    seed: int = 0
+    precision: str = "no"
+    device: str = "auto"
+    num_workers: int = 0
+    cpu_threads: int = 0
+
+    eval_every: int = 200
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 20
+    max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.precision in _PRECISIONS, f"precision must be one of {_PRECISIONS}, not {self.precision!r}"),
+            (self.crop in _CROPS, f"crop must be one of {_CROPS}, not {self.crop!r}"),
+            (self.schedule in _SCHEDULES, f"schedule must be one of {_SCHEDULES}, not {self.schedule!r}"),
+            (self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, not {self.device!r}"),
+            (0.0 < self.mlm_probability < 1.0, f"mlm_probability must be in (0, 1), got {self.mlm_probability}"),
+            (0.0 <= self.mask_ratio and 0.0 <= self.random_ratio and self.mask_ratio + self.random_ratio <= 1.0,
+             f"mask_ratio + random_ratio must be within [0, 1], got {self.mask_ratio} + {self.random_ratio}"),
+            (0.0 < self.val_fraction < 1.0, f"val_fraction must be in (0, 1), got {self.val_fraction}"),
+            (self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.eval_every >= 1 and self.checkpoint_every >= 1 and self.log_every >= 1,
+             "eval_every, checkpoint_every and log_every must be >= 1"),
+            (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
+            (self.max_length is None or self.max_length >= 4, f"max_length must be >= 4, got {self.max_length}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def objective(self) -> str:
+        """``clm`` for causal architectures (``gpt2``), else ``mlm``."""
+        from sciptm.encoders import ARCHITECTURES
+
+        name = self.architecture
+        if name is None:
+            return "mlm"
+        return ARCHITECTURES.get(name).objective
+
+    # ---------------------------------------------------------------- (de)serialization
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PretrainConfig:
+        """Build from a mapping (e.g. parsed YAML); unknown keys raise ``ValueError`` naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown pretraining config keys {unknown}; known keys: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> PretrainConfig:
+        """Read a YAML file; ``overrides`` (e.g. from CLI flags) replace its values."""
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a YAML mapping of config keys, got {type(data).__name__}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    # ---------------------------------------------------------------- paths
+    def mirror_root(self) -> Path | None:
+        root = self.mirror or os.environ.get("SCIPTM_DATA_MIRROR")
+        return Path(root) if root else None
+
+    def resolve(self, path: str | None) -> Path | None:
+        """A data path: as given when it exists, else under the mirror; ``FileNotFoundError`` naming both."""
+        if path is None:
+            return None
+        given = Path(path).expanduser()
+        if given.exists():
+            return given
+        root = self.mirror_root()
+        if root is not None and (root / path).exists():
+            return root / path
+        where = f" or under the mirror {root}" if root else " (no mirror set: pass mirror= or set SCIPTM_DATA_MIRROR)"
+        raise FileNotFoundError(f"data file {path!r} not found as given{where}")
+
+    def cache_root(self) -> Path:
+        if self.cache_dir:
+            return Path(self.cache_dir).expanduser()
+        base = os.environ.get("SCIPTM_CACHE_DIR")
+        return (Path(base) if base else Path.home() / ".cache" / "sciptm") / "pretraining"

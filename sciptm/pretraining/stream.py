@@ -1,0 +1,93 @@
+"""The deterministic data stream: the batch of global step ``s`` is a pure function of ``(seed, s)``.
+
+Epoch ``e`` visits the training items in the order ``permutation(seed, e)``; step ``s`` takes the
+``s % steps_per_epoch``-th slice of its epoch's order. Augmentation, cropping and masking draw from a
+generator seeded by ``(seed, s)``. So a resumed run only needs the step number to continue with exactly
+the batches an uninterrupted run would have seen, whatever the number of DataLoader workers.
+
+Example
+-------
+>>> batches = StepBatches(corpus, collator, batch_size=64, seed=0)  # doctest: +SKIP
+>>> first = batches[0]; again = batches[0]                             # doctest: +SKIP
+>>> bool((first["input_ids"] == again["input_ids"]).all())            # doctest: +SKIP
+True
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from sciptm.domains import Domain
+from sciptm.pretraining.collate import Collator
+from sciptm.pretraining.corpus import TextCorpus
+
+_PERMUTATION, _BATCH, _EVAL = 0, 1, 2  # independent random streams derived from the seed
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Map-style dataset whose item ``s`` is the training batch of step ``s`` (use with a step sampler).
+
+    Parameters
+    ----------
+    corpus: the training split.
+    collator: turns texts into tensors (cropping, masking).
+    batch_size: items per step (the last partial batch of an epoch is dropped).
+    seed: the run's seed.
+    domain, augment, augment_probability: ``domain.augment(text, rng)`` applied with this probability
+        (SMILES enumeration) when ``augment`` is true.
+    """
+
+    def __init__(self, corpus: TextCorpus, collator: Collator, batch_size: int, seed: int,
+                 domain: Domain | None = None, augment: bool = False, augment_probability: float = 0.5):
+        if len(corpus) < batch_size:
+            raise ValueError(f"the training corpus has {len(corpus)} items, fewer than one batch of {batch_size}")
+        if augment and domain is None:
+            raise ValueError("augment=True needs the domain whose augment() to apply")
+        self.corpus, self.collator = corpus, collator
+        self.batch_size, self.seed = batch_size, seed
+        self.domain, self.augment, self.augment_probability = domain, augment, augment_probability
+        self.steps_per_epoch = len(corpus) // batch_size
+        self._order: tuple[int, np.ndarray] | None = None
+
+    def position(self, step: int) -> dict[str, int]:
+        """Where step ``step`` reads: ``{"epoch": e, "batch_in_epoch": b}``."""
+        epoch, batch = divmod(int(step), self.steps_per_epoch)
+        return {"epoch": epoch, "batch_in_epoch": batch}
+
+    def order(self, epoch: int) -> np.ndarray:
+        if self._order is None or self._order[0] != epoch:
+            rng = np.random.default_rng([self.seed, _PERMUTATION, epoch])
+            self._order = (epoch, rng.permutation(len(self.corpus)).astype(np.int64))
+        return self._order[1]
+
+    def indices(self, step: int) -> np.ndarray:
+        """Corpus indices of the items of step ``step``."""
+        pos = self.position(step)
+        start = pos["batch_in_epoch"] * self.batch_size
+        return self.order(pos["epoch"])[start:start + self.batch_size]
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, _BATCH, int(step)])
+        texts = self.corpus.take(self.indices(step))
+        if self.augment:
+            texts = [self.domain.augment(t, rng) if rng.random() < self.augment_probability else t for t in texts]
+        return self.collator(texts, rng)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_order"] = None
+        return state
+
+
+def fixed_batches(corpus: TextCorpus, collator: Collator, size: int, batch_size: int, seed: int
+                  ) -> list[dict[str, torch.Tensor]]:
+    """Validation batches: a seeded subset of ``size`` items, masked once with seeded generators, so every
+    evaluation of a run (and of the untrained model) scores the very same masked tokens."""
+    rng = np.random.default_rng([seed, _EVAL])
+    n = min(size, len(corpus))
+    chosen = np.sort(rng.choice(len(corpus), size=n, replace=False))
+    texts = corpus.take(chosen)
+    return [collator(texts[i:i + batch_size], np.random.default_rng([seed, _EVAL, i]))
+            for i in range(0, n, batch_size)]

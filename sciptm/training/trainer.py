@@ -1,0 +1,207 @@
+"""Fine-tuning loop (library class; the CLI calls it, never the reverse).
+
+Built on ``accelerate`` so the same code runs on CPU, one GPU or several (launch with
+``accelerate launch``). AdamW with linear warmup + decay, gradient clipping, early
+stopping on a validation metric with best-checkpoint restore, encoder freezing
+(``none``, ``encoder``, ``gradual`` unfreezing) and seeded, reproducible runs.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch import nn
+from torch.utils.data import DataLoader
+from transformers import get_linear_schedule_with_warmup
+
+from sciptm.progress import progress_bar
+from sciptm.training.data import Collator, TrainData
+
+FREEZE_MODES = ("none", "encoder", "gradual")
+
+
+@dataclass
+class TrainerConfig:
+    """Fine-tuning hyperparameters (every field is also a CLI flag / YAML key)."""
+
+    epochs: int = 50
+    batch_size: int = 32
+    lr: float = 3e-4
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.05
+    max_grad_norm: float = 1.0
+    patience: int = 15
+    freeze: str = "none"
+    augment: bool = False
+    seed: int = 0
+    device: str = "auto"
+    mixed_precision: str = "no"
+    progress: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.freeze not in FREEZE_MODES:
+            raise ValueError(f"freeze must be one of {FREEZE_MODES}, not {self.freeze!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def encoder_layers(encoder: nn.Module) -> list[nn.Module]:
+    """The transformer blocks of a stock HF encoder (``encoder.layer`` or GPT-2's ``h``)."""
+    for path in ("encoder.layer", "h", "layers"):
+        obj: Any = encoder
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                break
+        if isinstance(obj, nn.ModuleList):
+            return list(obj)
+    raise ValueError(f"cannot find transformer layers in {type(encoder).__name__}")
+
+
+class Trainer:
+    """Train a :class:`~sciptm.heads.PredictorModule` on :class:`TrainData`.
+
+    ``score_fn(y_true, y_pred) -> float`` is evaluated on the validation set after every
+    epoch; ``greater_is_better`` says which way is up. Without validation data training runs
+    all epochs and keeps the final weights.
+    """
+
+    def __init__(self, config: TrainerConfig | None = None):
+        self.config = config or TrainerConfig()
+        self.history: list[dict[str, float]] = []
+        self.best_epoch: int | None = None
+        self.best_score: float | None = None
+
+    def _accelerator(self) -> Accelerator:
+        cfg = self.config
+        cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
+        return Accelerator(cpu=cpu, mixed_precision=cfg.mixed_precision)
+
+    def fit(
+        self,
+        module: nn.Module,
+        tokenizer,
+        train: TrainData,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        valid: TrainData | None = None,
+        score_fn: Callable[[np.ndarray, np.ndarray], float] | None = None,
+        greater_is_better: bool = False,
+        activate: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
+        augment: Callable[[str, np.random.Generator], str] | None = None,
+    ) -> nn.Module:
+        cfg = self.config
+        set_seed(cfg.seed, deterministic=True)
+        acc = self._accelerator()
+        collate = Collator(tokenizer, train, augment if cfg.augment else None, cfg.seed)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        loader = DataLoader(range(len(train)), batch_size=cfg.batch_size, shuffle=True, generator=gen,
+                            collate_fn=collate, drop_last=len(train) > cfg.batch_size)
+        head_params = [p for n, p in module.named_parameters() if not n.startswith("encoder.")]
+        enc_params = [p for n, p in module.named_parameters() if n.startswith("encoder.")]
+        optimizer = torch.optim.AdamW(
+            [{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
+            weight_decay=cfg.weight_decay,
+        )
+        steps = cfg.epochs * max(1, math.ceil(len(train) / cfg.batch_size))
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
+        module, optimizer, loader, scheduler = acc.prepare(module, optimizer, loader, scheduler)
+        layers = encoder_layers(acc.unwrap_model(module).encoder)
+
+        best_state: dict[str, torch.Tensor] | None = None
+        bad_epochs = 0
+        self.history, self.best_epoch, self.best_score = [], None, None
+        for epoch in progress_bar(range(cfg.epochs), "fine-tuning", cfg.progress, total=cfg.epochs):
+            t0 = time.perf_counter()
+            self._set_trainable(acc.unwrap_model(module), layers, epoch)
+            collate.set_epoch(epoch)
+            module.train()
+            losses = []
+            for batch in loader:
+                out = module(batch["input_ids"], batch["attention_mask"], batch.get("features"))
+                loss = loss_fn(out.float(), batch["y"])
+                acc.backward(loss)
+                if cfg.max_grad_norm:
+                    acc.clip_grad_norm_(module.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                losses.append(float(loss.detach()))
+            row: dict[str, float] = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                                     "seconds": time.perf_counter() - t0}
+            if valid is not None and score_fn is not None and len(valid):
+                pred = self.predict(module, tokenizer, valid, activate)
+                score = float(score_fn(valid.y, pred))
+                row["valid_score"] = score
+                improved = self.best_score is None or (
+                    (score > self.best_score) if greater_is_better else (score < self.best_score))
+                if improved and not math.isnan(score):
+                    self.best_score, self.best_epoch, bad_epochs = score, epoch, 0
+                    best_state = copy.deepcopy(acc.unwrap_model(module).state_dict())
+                else:
+                    bad_epochs += 1
+            self.history.append(row)
+            if valid is not None and bad_epochs >= cfg.patience:
+                break
+        model = acc.unwrap_model(module)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model
+
+    def _set_trainable(self, module: nn.Module, layers: list[nn.Module], epoch: int) -> None:
+        mode = self.config.freeze
+        encoder = module.encoder
+        if mode == "none":
+            encoder.requires_grad_(True)
+        elif mode == "encoder":
+            encoder.requires_grad_(False)
+        else:  # gradual: head only in epoch 0, then one more top layer per epoch, embeddings last
+            encoder.requires_grad_(False)
+            for layer in layers[len(layers) - min(epoch, len(layers)):]:
+                layer.requires_grad_(True)
+            if epoch > len(layers):
+                encoder.requires_grad_(True)
+
+    @torch.inference_mode()
+    def predict(self, module: nn.Module, tokenizer, data: TrainData,
+                activate: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
+                batch_size: int = 128, dropout_samples: int = 0) -> np.ndarray:
+        """Activated outputs ``N x n_out`` in input order.
+
+        With ``dropout_samples > 0`` dropout stays on and the result is ``S x N x n_out``
+        (Monte-Carlo dropout samples for uncertainty).
+        """
+        collate = Collator(tokenizer, TrainData(data.texts, None, data.features))
+        device = next(module.parameters()).device
+        was_training = module.training
+        module.train(dropout_samples > 0)
+        try:
+            outs: list[list[np.ndarray]] = [[] for _ in range(max(1, dropout_samples))]
+            order = sorted(range(len(data)), key=lambda i: len(data.texts[i]))  # less padding
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                batch = collate(rows)
+                feats = batch.get("features")
+                for s in range(len(outs)):
+                    out = module(batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                                 None if feats is None else feats.to(device))
+                    outs[s].append(activate(out.float()).cpu().numpy())
+        finally:
+            module.train(was_training)
+        inverse = np.argsort(order)
+        stacked = np.stack([np.concatenate(o)[inverse] for o in outs])
+        return stacked if dropout_samples > 0 else stacked[0]

@@ -1,0 +1,44 @@
+"""Shared pytest fixtures: the data mirror, and a private, offline data environment.
+
+For the whole session ``SCIPTM_CACHE`` points at a temporary folder (tests never
+write to the user cache), ``SCIPTM_OFFLINE=1`` forbids downloads from the internet,
+``SCIPTM_DATA_URL`` is cleared, and ``SCIPTM_DATA_MIRROR`` is set to the mirror when
+one is found, so ``sciptm.datasets.load(...)`` works in any test. Tests that need
+another setting override it with ``monkeypatch``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _find_mirror() -> Path | None:
+    env = os.environ.get("SCIPTM_DATA_MIRROR")
+    path = Path(env) if env else REPO.parent / "shared" / "datasets"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The data mirror (``SCIPTM_DATA_MIRROR``, else ``<repo>/../shared/datasets``); skips if absent."""
+    path = _find_mirror()
+    if path is None:
+        pytest.skip("data mirror not found: set SCIPTM_DATA_MIRROR or provide <repo>/../shared/datasets")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    found = _find_mirror()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SCIPTM_CACHE", str(tmp_path_factory.mktemp("sciptm-cache")))
+        mp.setenv("SCIPTM_OFFLINE", "1")
+        mp.delenv("SCIPTM_DATA_URL", raising=False)
+        if found is not None:
+            mp.setenv("SCIPTM_DATA_MIRROR", str(found))
+        yield

@@ -1,0 +1,101 @@
+"""Encoder interface: shapes, masks, pooling, save -> load identity, AutoModel, token-budget batching."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+import sciptm
+from sciptm.encoders.batching import token_budget_batches
+from sciptm.errors import InvalidInputError, SkippedInputWarning
+
+SMILES = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "ClCCl"]
+
+
+@pytest.fixture(scope="module")
+def enc() -> sciptm.Encoder:
+    return sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0)
+
+
+def test_encode_output_shapes_and_masks(enc) -> None:
+    out = enc.encode(SMILES)
+    b, t, d = out.last_hidden_state.shape
+    assert (b, d) == (5, 128)
+    assert out.attention_mask.shape == (5, t) and out.pooled.shape == (5, 128)
+    lengths = [len(enc.tokenizer(s)["input_ids"]) for s in SMILES]
+    assert out.attention_mask.sum(1).tolist() == lengths
+    # masked mean ignores padding: the pooled vector of a row equals the mean of its real tokens
+    row = 0
+    real = out.last_hidden_state[row, : lengths[row]].mean(0)
+    torch.testing.assert_close(out.pooled[row], real)
+
+
+def test_cls_pooling_takes_first_token() -> None:
+    enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", pooling="cls")
+    out = enc.encode(SMILES[:2])
+    torch.testing.assert_close(out.pooled, out.last_hidden_state[:, 0])
+
+
+def test_embed_is_batch_invariant_and_keeps_order(enc) -> None:
+    full = enc.embed(SMILES, batch_size=256)
+    one_by_one = np.concatenate([enc.embed([s]) for s in SMILES])
+    small_budget = enc.embed(SMILES, max_tokens=30)
+    np.testing.assert_allclose(full, one_by_one, atol=1e-5)
+    np.testing.assert_allclose(full, small_budget, atol=1e-5)
+
+
+def test_embed_skip_gives_nan_rows(enc) -> None:
+    with pytest.warns(SkippedInputWarning):
+        X = enc.embed(["CCO", "not a smiles", "CCN"], errors="skip")
+    assert np.isnan(X[1]).all() and np.isfinite(X[[0, 2]]).all()
+    with pytest.raises(InvalidInputError, match="row 1"):
+        enc.embed(["CCO", "not a smiles"])
+
+
+def test_save_load_identical_outputs_and_automodel(enc, tmp_path) -> None:
+    enc.save_pretrained(tmp_path)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md"):
+        assert (tmp_path / name).exists()
+    loaded = sciptm.Encoder.from_pretrained(tmp_path)
+    assert loaded.domain.to_config() == enc.domain.to_config()
+    np.testing.assert_array_equal(loaded.embed(SMILES), enc.embed(SMILES))
+    # plain transformers opens the folder and computes the same hidden states
+    hf = AutoModel.from_pretrained(tmp_path).eval()
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    texts = enc.prepare(SMILES).texts  # canonical SMILES, as the encoder sees them
+    batch = tok(texts, padding=True, return_tensors="pt", return_token_type_ids=False)
+    with torch.inference_mode():
+        hidden = hf(**batch).last_hidden_state
+    torch.testing.assert_close(hidden, enc.encode(SMILES).last_hidden_state, atol=1e-5, rtol=1e-5)
+
+
+def test_fp16_save_loads(enc, tmp_path) -> None:
+    enc.save_pretrained(tmp_path, dtype=torch.float16)
+    loaded = sciptm.Encoder.from_pretrained(tmp_path)
+    assert next(loaded.model.parameters()).dtype == torch.float16
+    assert next(enc.model.parameters()).dtype == torch.float32  # the original is untouched
+
+
+def test_gpt_style_encoder_builds_and_round_trips(tmp_path) -> None:
+    enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", architecture="gpt2")
+    assert enc.lm_model is not None and "GPT2" in type(enc.lm_model).__name__
+    X = enc.embed(SMILES)
+    enc.save_pretrained(tmp_path)
+    np.testing.assert_allclose(sciptm.Encoder.from_pretrained(tmp_path).embed(SMILES), X, atol=1e-6)
+
+
+def test_unknown_names_list_known_ones() -> None:
+    with pytest.raises(KeyError, match="known: .*smiles"):
+        sciptm.Encoder.from_config(domain="smile")
+    with pytest.raises(FileNotFoundError, match="no shipped sciptm checkpoint"):
+        sciptm.Encoder.from_pretrained("sciptm/does-not-exist")
+
+
+def test_token_budget_batches_respect_budget() -> None:
+    lengths = [5, 50, 7, 12, 49, 3, 30]
+    batches = list(token_budget_batches(lengths, max_tokens=100, max_batch=3))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 100
