@@ -102,8 +102,9 @@ class PropertyPredictor:
             return None
         raw = FEATURES.get(self.features)(texts)
         if fit:
-            med = np.nanmedian(np.where(np.isnan(raw).all(0), 0.0, raw.T).T, axis=0) if len(raw) else np.zeros(raw.shape[1])
-            med = np.nan_to_num(med)
+            with warnings.catch_warnings():  # all-NaN columns: median is NaN, filled with 0 below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nan_to_num(np.nanmedian(raw, axis=0))
             filled = np.where(np.isnan(raw), med, raw)
             std = filled.std(0)
             self.state["feature_stats"] = {"median": med.tolist(), "mean": filled.mean(0).tolist(),

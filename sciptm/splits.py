@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random as _pyrandom
 import warnings
 from collections.abc import Callable, Sequence
@@ -203,13 +204,16 @@ class Split:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the split as JSON (indices, method, seed, params, n, hash); returns the path."""
+        """Write the split as JSON (indices, method, seed, params, n, hash), atomically; returns the path."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             text = json.dumps(self.to_dict(), indent=1)
         except TypeError as exc:
             raise TypeError(f"split params must be JSON-serialisable: {exc}") from None
-        path.write_text(text + "\n", encoding="utf-8")
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, path)
         return path
 
     @classmethod

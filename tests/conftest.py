@@ -33,6 +33,18 @@ def mirror() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op thread: on small shared CPUs torch's thread pool oversubscribes the cores and
+    tiny models run 10x slower; results do not depend on it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _data_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     found = _find_mirror()
     with pytest.MonkeyPatch.context() as mp:

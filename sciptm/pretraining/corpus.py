@@ -169,7 +169,10 @@ def _scan(source: Path, cfg: PretrainConfig, limit: int | None, out_handle, bloc
         records = itertools.islice(records, limit)
     chunks = _chunks(records, _CHUNK)
     if workers > 1:
-        ctx = multiprocessing.get_context("spawn")
+        # fork: workers need no importable __main__ (scripts without a main guard work); they only run RDKit /
+        # pymatgen code, never torch or CUDA
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         pool = ctx.Pool(workers, initializer=_init_worker, initargs=(domain_config, keyer_name))
         results = _bounded_imap(pool, chunks, window=4 * workers)
     else:

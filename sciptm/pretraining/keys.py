@@ -166,7 +166,9 @@ class CrystalKeyer(CorpusKeyer):
     def block_keys(self, item: Any, text: str) -> tuple[str, ...]:
         structure = _as_structure(item)
         formula = structure.composition.reduced_formula
-        return (f"{formula}|{_spacegroup(structure, self.symprec)}", formula)
+        first = text.split(" ", 1)[0]  # the crystal token text starts with "SG_<number>" (same spglib settings)
+        group = int(first[3:]) if first.startswith("SG_") and first[3:].isdigit() else _spacegroup(structure, self.symprec)
+        return (f"{formula}|{group}", formula)
 
     def benchmark_files(self, mirror: Path) -> list[Path]:
         root = mirror / "materials" / "matbench"

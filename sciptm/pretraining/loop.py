@@ -149,6 +149,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
         if metrics.path.exists():
             metrics.path.unlink()
 
+    corpus = prepare_corpus(cfg, log=log)  # before torch starts threads: preparation forks worker processes
     device_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but no CUDA device is available")
@@ -157,7 +158,6 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
         torch.set_num_threads(cfg.cpu_threads)
     device = accelerator.device
 
-    corpus = prepare_corpus(cfg, log=log)
     if latest is None:
         encoder = Encoder.from_config(domain=cfg.domain, size=cfg.size, architecture=cfg.architecture, seed=cfg.seed)
     else:

@@ -16,6 +16,7 @@ the reduced formula as element/amount tokens (structures are reduced to their co
 from __future__ import annotations
 
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -161,7 +162,7 @@ class CrystalDomain(Domain):
         chunk = max(1, min(64, len(todo) // (workers * 4) or 1))
         batches = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
         config = self.to_config()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
             for idx, res in zip(batches, pool.map(_convert_batch, [config] * len(batches),
                                                   [[values[i] for i in b] for b in batches])):
                 for i, r in zip(idx, res):
@@ -176,6 +177,12 @@ class CrystalDomain(Domain):
     # ------------------------------------------------------------------ tokenizer
     def build_tokenizer(self, vocab: Sequence[str] | None = None):
         return build_tokenizer(vocab, model_max_length=self.max_length)
+
+
+def _mp_context():
+    """``fork`` on Linux (workers start in milliseconds and inherit the symmetry caches; they only
+    run numpy/spglib code), ``spawn`` elsewhere (each worker imports sciptm, seconds)."""
+    return get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 def _convert_one(domain: CrystalDomain, value: Any) -> tuple[str | None, str | None]:

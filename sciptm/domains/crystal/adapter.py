@@ -19,6 +19,8 @@ import numpy as np
 from pymatgen.core import Composition, Element, IStructure, Structure
 
 DEFAULT_MIN_DISTANCE = 0.5  # Å; closer sites are treated as overlapping (a broken input)
+#: pymatgen CIF remarks that describe a correct parse (it snapped 0.33333 to 1/3); not re-emitted
+_BENIGN_CIF_NOTES = ("fractional coordinates rounded to ideal values",)
 
 
 def _is_missing(item: Any) -> bool:
@@ -36,8 +38,9 @@ def _parse_text(text: str) -> Structure:
             notes = "; ".join(sorted({str(w.message).splitlines()[0] for w in caught}))
             detail = f" ({notes})" if notes else ""
             raise ValueError(f"could not parse {fmt.upper()} text: {exc or type(exc).__name__}{detail}") from None
-    for w in caught:  # parsed fine: pass pymatgen's remarks on, unchanged
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for w in caught:  # parsed fine: pass pymatgen's remarks on, except the benign rounding note
+        if not any(note in str(w.message) for note in _BENIGN_CIF_NOTES):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return structure
 
 
@@ -143,6 +146,9 @@ def parse_composition(item: Any) -> Composition:
     else:
         comp = parse_structure(item).composition
     comp = comp.element_composition
+    unknown = [str(k) for k in comp if not isinstance(k, Element)]
+    if unknown:  # pymatgen reads unknown symbols ("Xx2") as dummy species
+        raise ValueError(f"unknown element {unknown[0].rstrip('0+-')!r}")
     if comp.num_atoms <= 0:
         raise ValueError("empty composition")
     if any(n < 0 for n in comp.values()):

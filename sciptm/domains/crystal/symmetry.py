@@ -30,12 +30,12 @@ from functools import lru_cache
 
 import numpy as np
 import spglib
+from spglib.error import SpglibError
 
 #: fractional-coordinate bins per unit (special positions k/8, k/6, k/12, k/16, k/24 are bin centres)
 COORD_BINS = 48
 _T_GRID = 24  # normalizer translations: (1/24)^3 grid in hexagonal axes, (1/8)^3 otherwise
-_HALL_PM3M = 517  # rotations of m-3m: the 48 signed permutation matrices
-_HALL_P6MMM = 485  # rotations of 6/mmm in hexagonal axes
+_IDEAL_SYMPREC = 1e-3  # Å; the standardized cell is idealized, so later passes use a tight tolerance
 
 
 @dataclass(frozen=True)
@@ -91,26 +91,59 @@ class _Normalizer:
 
 
 def _dataset(lattice: np.ndarray, positions: np.ndarray, numbers: np.ndarray, symprec: float, angle_tolerance: float):
-    ds = spglib.get_symmetry_dataset((lattice, positions, numbers), symprec=symprec, angle_tolerance=angle_tolerance)
-    if ds is None:
-        raise ValueError(f"spglib could not determine the symmetry ({spglib.get_error_message()})")
-    return ds
+    # _throw=True: spglib >= 2.5 raises SpglibError instead of returning None (its documented
+    # replacement for the deprecated get_error_message())
+    try:
+        return spglib.get_symmetry_dataset((lattice, positions, numbers), symprec=symprec,
+                                           angle_tolerance=angle_tolerance, _throw=True)
+    except SpglibError as exc:
+        raise ValueError(f"spglib could not determine the symmetry ({exc})") from None
 
 
-@lru_cache(maxsize=None)
-def normalizer(hall_number: int) -> _Normalizer:
+def _closure(generators: list[np.ndarray]) -> np.ndarray:
+    """All products of integer matrices generating a finite group."""
+    group = {np.eye(3, dtype=int).tobytes(): np.eye(3, dtype=int)}
+    frontier = list(group.values())
+    while frontier:
+        fresh = []
+        for m in frontier:
+            for gen in generators:
+                prod = gen @ m
+                if prod.tobytes() not in group:
+                    group[prod.tobytes()] = prod
+                    fresh.append(prod)
+        frontier = fresh
+    return np.array(sorted(group.values(), key=lambda m: tuple(m.ravel())))
+
+
+@lru_cache(maxsize=2)
+def _candidate_rotations(hexagonal: bool) -> np.ndarray:
+    """6/mmm in hexagonal axes (24 matrices) or m-3m, the 48 signed permutation matrices."""
+    inv = -np.eye(3, dtype=int)
+    if hexagonal:
+        six = np.array([[1, -1, 0], [1, 0, 0], [0, 0, 1]])
+        two = np.array([[0, 1, 0], [1, 0, 0], [0, 0, -1]])
+        return _closure([six, two, inv])
+    four = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]])
+    three = np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    return _closure([four, three, inv])
+
+
+_NORMALIZERS: dict[int, _Normalizer] = {}
+
+
+def normalizer(hall_number: int, number: int, rotations: np.ndarray, translations: np.ndarray) -> _Normalizer:
     """Coset representatives of the (finite part of the) normalizer of one standard setting.
 
-    Cached per Hall number; for polar groups the continuous origin freedom is returned as
-    ``polar`` axes instead of grid translations.
+    ``rotations``/``translations`` are the operations of the group in that setting (centring
+    included), as spglib reports them for a standardized cell. Cached per Hall number; for polar
+    groups the continuous origin freedom is returned as ``polar`` axes instead of translations.
     """
-    sym = spglib.get_symmetry_from_database(hall_number)
-    g_rot = np.asarray(sym["rotations"], dtype=int)
-    g_trans = np.asarray(sym["translations"], dtype=float) % 1.0
-    number = spglib.get_spacegroup_type(hall_number).number
-    cand = np.asarray(
-        spglib.get_symmetry_from_database(_HALL_P6MMM if 143 <= number <= 194 else _HALL_PM3M)["rotations"], dtype=int
-    )
+    if hall_number in _NORMALIZERS:
+        return _NORMALIZERS[hall_number]
+    g_rot = np.asarray(rotations, dtype=int)
+    g_trans = (np.round(np.asarray(translations, dtype=float) * 24) / 24) % 1.0
+    cand = _candidate_rotations(143 <= number <= 194)
     polar = tuple(i for i in range(3) if np.all(g_rot[:, :, i] == np.eye(3, dtype=int)[:, i]))
     steps = _T_GRID if 143 <= number <= 194 else 8  # 1/8 suffices outside hexagonal axes
     grid_1d = np.arange(steps) / steps
@@ -149,7 +182,9 @@ def normalizer(hall_number: int) -> _Normalizer:
                 seen.add(key)
                 found_rot.append(p)
                 found_t.append(t)
-    return _Normalizer(np.array(found_rot), np.array(found_t), polar, g_rot, g_trans)
+    result = _Normalizer(np.array(found_rot), np.array(found_t), polar, g_rot, g_trans)
+    _NORMALIZERS[hall_number] = result
+    return result
 
 
 def _lattice_params(lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,9 +197,20 @@ def _lattice_params(lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lengths, angles
 
 
+def _oriented(lengths: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Lattice matrix of given parameters in a fixed orientation (a along x, b in the xy plane)."""
+    a, b, c = lengths
+    al, be, ga = np.radians(angles)
+    cx = c * np.cos(be)
+    cy = c * (np.cos(al) - np.cos(be) * np.cos(ga)) / np.sin(ga)
+    cz = np.sqrt(max(c * c - cx * cx - cy * cy, 0.0))
+    return np.array([[a, 0.0, 0.0], [b * np.cos(ga), b * np.sin(ga), 0.0], [cx, cy, cz]])
+
+
 def lattice_bins(lengths: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """Integer bins used to compare settings: 0.1 Å for lengths, 1 degree for angles."""
-    return np.concatenate([np.round(lengths * 10.0), np.round(angles)], axis=-1).astype(np.int64)
+    """Integer keys used to compare settings: 0.1 Å length bins, then 1-degree angle bins (negated,
+    so obtuse monoclinic and triclinic angles are preferred, as in the ITA convention)."""
+    return np.concatenate([np.round(lengths * 10.0), -np.round(angles)], axis=-1).astype(np.int64)
 
 
 def _free_axes(y: np.ndarray, g_rot: np.ndarray, g_trans: np.ndarray) -> tuple[bool, bool, bool]:
@@ -201,10 +247,10 @@ def canonical_cell(
     std_pos = np.asarray(ds.std_positions, dtype=float) % 1.0
     std_z = np.asarray(ds.std_types, dtype=int)
     # a second pass on the standardized cell labels its atoms (orbits, Wyckoff letters)
-    ds2 = _dataset(std_lat, std_pos, std_z, symprec, angle_tolerance)
+    ds2 = _dataset(std_lat, std_pos, std_z, _IDEAL_SYMPREC, angle_tolerance)
     if ds2.number != ds.number:
         raise ValueError(f"symmetry is ambiguous at symprec={symprec}: space group {ds.number} vs {ds2.number}")
-    norm = normalizer(int(ds2.hall_number))
+    norm = normalizer(int(ds2.hall_number), int(ds2.number), ds2.rotations, ds2.translations)
     orbit_of = np.unique(np.asarray(ds2.equivalent_atoms), return_inverse=True)[1]
     n_orbits = int(orbit_of.max()) + 1
     mult = np.bincount(orbit_of, minlength=n_orbits)
@@ -248,7 +294,7 @@ def canonical_cell(
     # choices (it may still pick an equivalent origin) depend only on the canonical cell
     atom_class = (orbit_z * 1024 + mult)[orbit_of]
     order = np.lexsort((final_pos[:, 2], final_pos[:, 1], final_pos[:, 0], code[best], atom_class))
-    ds3 = _dataset(new_lat[g], final_pos[order], std_z[order], symprec, angle_tolerance)
+    ds3 = _dataset(_oriented(lengths[g], angles[g]), final_pos[order], std_z[order], _IDEAL_SYMPREC, angle_tolerance)
     if ds3.number != ds.number:
         raise ValueError(f"symmetry is ambiguous at symprec={symprec}: space group {ds.number} vs {ds3.number}")
     letters = np.empty(len(std_z), dtype=object)

@@ -1,0 +1,32 @@
+"""Benchmark fields (chem, protein, materials): default tasks, models, split and protocol.
+
+Register a new field with one :data:`FIELDS` entry.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sciptm.registry import Registry
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    domain: str
+    tasks: tuple[str, ...]
+    models: tuple[str, ...]
+    split: str
+    quick_tasks: tuple[str, ...]
+    quick_models: tuple[str, ...]
+    quick_options: dict = field(default_factory=dict)
+    sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+
+
+FIELDS: Registry[Field] = Registry("benchmark field")
+FIELDS.add("chem", Field(
+    name="chem", domain="smiles",
+    tasks=("esol", "freesolv", "lipo", "bbbp", "bace", "clintox", "tox21", "sider", "hiv"),
+    models=("mean", "ecfp-rf", "rdkit2d-rf", "tiny"), split="scaffold_balanced",
+    quick_tasks=("esol", "bbbp"), quick_models=("mean", "ecfp-rf", "sciptm/smiles-small"),
+    quick_options={"epochs": 15, "patience": 5},
+))

@@ -1,0 +1,59 @@
+"""Any sciptm encoder as a benchmark model: fine-tuned with a task head (PropertyPredictor)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciptm.benchmarks.taskdata import TaskData
+from sciptm.encoders import SIZES, Encoder
+
+#: option keys that configure the encoder/head rather than the trainer
+_MODEL_KEYS = {"features", "head_hidden", "dropout", "architecture", "pooling"}
+
+
+class EncoderModel:
+    """``tiny``/``small``/``base`` build a randomly initialised encoder of the task's domain; any other
+    name is opened with :meth:`Encoder.from_pretrained` (a folder, a shipped short name, a hub id).
+
+    Options (from the benchmark's YAML config): ``features`` (side-features), ``head_hidden``, ``dropout``,
+    ``architecture`` (for random init), and any :class:`~sciptm.training.TrainerConfig` field
+    (``epochs``, ``lr``, ``batch_size``, ``patience``, ``freeze``, ``augment``...).
+    """
+
+    def __init__(self, spec: str, options: dict[str, Any]):
+        self.spec = spec
+        base = spec.split("+")[0]
+        self.name = spec
+        self.options = dict(options)
+        if "+" in spec:  # e.g. "tiny+rdkit2d": the side-feature set in the name
+            self.options.setdefault("features", spec.split("+", 1)[1])
+        self.base = base
+        if base not in SIZES and not Path(base).exists() and not base.startswith("sciptm/") and "/" not in base:
+            raise ValueError(f"unknown model {spec!r}: not a registered baseline, a size ({', '.join(SIZES)}), "
+                             f"a folder or a shipped/hub encoder name")
+
+    def encoder(self, domain: str, seed: int) -> Encoder:
+        if self.base in SIZES:
+            return Encoder.from_config(domain=domain, size=self.base, architecture=self.options.get("architecture"),
+                                       seed=seed, pooling=self.options.get("pooling", "mean"))
+        return Encoder.from_pretrained(self.base)
+
+    def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
+        from sciptm.predictor import PropertyPredictor
+
+        enc = self.encoder(data.domain, seed)
+        if enc.domain.name != data.domain:
+            raise ValueError(f"encoder {self.spec!r} is a {enc.domain.name} encoder; task {data.name!r} is {data.domain}")
+        head = {k: v for k, v in self.options.items() if k in _MODEL_KEYS - {"architecture", "pooling"}}
+        trainer = {k: v for k, v in self.options.items() if k not in _MODEL_KEYS}
+        trainer["seed"] = seed
+        model = PropertyPredictor(enc, task=data.task_type, **head, **trainer)
+        X_tr, y_tr = data.part("train")
+        X_va, y_va = data.part("valid")
+        model.fit(X_tr, y_tr, valid=(X_va, y_va) if len(X_va) else None)
+        X_te, _ = data.part("test")
+        if data.task_type in ("regression", "multitask-regression"):
+            return model.predict(X_te)
+        return model.predict_proba(X_te)

@@ -1,0 +1,289 @@
+"""The benchmark runner shared by every field: tasks x models x seeds on saved, hashed splits.
+
+Every (task, model, seed) result is written to its own file as soon as it is done
+(atomically), so a killed run resumes and skips finished work; ``results.json``
+then gathers rows, a mean +- std summary, split hashes and the environment.
+
+>>> from sciptm.benchmarks import run
+>>> res = run("chem", tasks=["esol"], models=["mean"], seeds=[0], out="results/doc")  # doctest: +SKIP
+>>> res.summary  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sciptm import metrics as metric_lib
+from sciptm.benchmarks.environment import environment
+from sciptm.benchmarks.fields import FIELDS, Field
+from sciptm.benchmarks.models import build_model
+from sciptm.benchmarks.taskdata import TaskData
+from sciptm.domains import get_domain
+from sciptm.errors import SkippedInputWarning
+from sciptm.progress import progress_bar
+from sciptm.splits import Split, make_folds, make_split
+
+#: metrics reported for every run of a task type, beside the task's own metric
+EXTRA_METRICS = {
+    "regression": ("rmse", "mae", "r2", "spearman", "pearson"),
+    "multitask-regression": ("rmse", "mae", "r2"),
+    "binary": ("roc_auc", "pr_auc", "accuracy"),
+    "multitask-binary": ("roc_auc", "pr_auc"),
+    "multiclass": ("accuracy",),
+}
+MAX_STORED_CLASSES = 50
+
+
+def _is_csv(task: str) -> bool:
+    return task.lower().endswith((".csv", ".csv.gz")) or Path(task).is_file()
+
+
+def load_task(task: str, fld: Field, input: str | None = None, targets: Sequence[str] | None = None,
+              task_type: str | None = None):
+    """A registered dataset by name, or a user's CSV (``input``/``targets``/``task_type`` required)."""
+    from sciptm import datasets
+
+    if _is_csv(task):
+        if not input or not targets or not task_type:
+            raise ValueError(f"{task}: a CSV task needs --input, --targets and --task-type")
+        return datasets.from_csv(task, input=input, targets=list(targets), task=task_type, domain=fld.domain)
+    return datasets.load(task, progress=False)
+
+
+def protocol_id(method: str, sizes: Sequence[float], ds: Any) -> str:
+    if method in ("predefined", "official"):
+        return getattr(ds.card.split, "protocol_id", None) or f"{ds.name}-predefined"
+    tag = "".join(str(round(s * 10)) for s in sizes)
+    if method == "scaffold":
+        return f"deepchem-scaffold-{tag}"  # identical indices to DeepChem's ScaffoldSplitter
+    return f"sciptm-{method}-{tag}"
+
+
+class Runner:
+    """Run one field's grid; see :func:`run`."""
+
+    def __init__(self, field: str, out: str | Path, split: str | None = None, sizes: Sequence[float] | None = None,
+                 model_options: dict[str, dict[str, Any]] | None = None, progress: bool = True):
+        self.field = FIELDS.get(field)
+        self.out = Path(out)
+        self.split = split or self.field.split
+        self.sizes = tuple(sizes or self.field.sizes)
+        self.model_options = model_options or {}
+        self.progress = progress
+        self.domain = get_domain(self.field.domain)
+
+    # ------------------------------------------------------------------ data + splits
+    def prepare(self, ds: Any) -> tuple[list[str], np.ndarray, list[Any]]:
+        """Validate every input once; invalid rows are recorded, never silently lost."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedInputWarning)
+            prepared = self.domain.prepare(ds.inputs.reset_index(drop=True), errors="skip")
+        return prepared.texts, prepared.valid, prepared.invalid
+
+    def make_split(self, ds: Any, seed: int) -> Split:
+        path = self.out / "splits" / ds.name / f"{self.split}_seed{seed}.json"
+        if path.exists():
+            return Split.load(path)
+        n = len(ds.df)
+        method = self.split
+        if method in ("predefined", "official"):
+            if ds.card.split.predefined is not None and ds.card.split.predefined.kind == "folds":
+                parts = ds.predefined_split(fold=seed)
+            else:
+                parts = ds.predefined_split()
+            split = Split(train=parts["train"], valid=parts.get("valid", np.array([], dtype=int)),
+                          test=parts["test"], method="predefined", seed=seed, params={"source": ds.name}, n=n)
+        elif method in ("kfold", "stratified_kfold"):
+            labels = ds.targets.iloc[:, 0].to_numpy() if method == "stratified_kfold" else None
+            split = make_folds(method, n=n, labels=labels, seed=0, valid_fraction=0.1)[seed]
+        else:
+            labels = ds.targets.iloc[:, 0].to_numpy() if method == "stratified" else None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SkippedInputWarning)
+                split = make_split(method, n=n, smiles=ds.inputs.tolist(), labels=labels, seed=seed, sizes=self.sizes)
+        split.save(path)
+        return split
+
+    def task_data(self, ds: Any, texts: list[str], valid: np.ndarray, split: Split) -> TaskData:
+        rows = np.flatnonzero(valid)
+        pos = np.full(len(valid), -1)
+        pos[rows] = np.arange(len(rows))
+        y = ds.targets.to_numpy(dtype=float, na_value=np.nan)[rows]
+
+        def keep(idx: np.ndarray) -> np.ndarray:
+            p = pos[np.asarray(idx, dtype=int)]
+            return p[p >= 0]
+
+        return TaskData(name=ds.name, task_type=ds.task, domain=self.field.domain, metric=ds.metric,
+                        target_names=list(ds.target_columns), texts=texts, y=y, rows=rows,
+                        train=keep(split.train), valid=keep(split.valid), test=keep(split.test))
+
+    # ------------------------------------------------------------------ one run
+    def run_file(self, task: str, model: str, seed: int) -> Path:
+        safe = model.replace("/", "__")
+        return self.out / "runs" / task / safe / f"seed{seed}.json"
+
+    def run_one(self, data: TaskData, model_name: str, seed: int, split: Split, ds: Any, n_invalid: int) -> dict:
+        model = build_model(model_name, self.model_options.get(model_name, self.model_options.get("default", {})))
+        t0 = time.perf_counter()
+        pred = np.asarray(model.fit_predict(data, seed), dtype=float)
+        seconds = time.perf_counter() - t0
+        y_true = data.y_true("test")
+        names = [data.metric, *(m for m in EXTRA_METRICS.get(data.task_type, ()) if m != data.metric)]
+        scores = {}
+        for name in names:
+            try:
+                scores[name] = float(metric_lib.compute(name, y_true, pred))
+            except ValueError as exc:  # e.g. a metric undefined for this layout
+                scores[name] = float("nan")
+                warnings.warn(f"{data.name}/{model_name}/seed{seed}: {name} not computed: {exc}", stacklevel=2)
+        row = {
+            "field": self.field.name, "task": data.name, "model": model_name, "split": self.split, "seed": seed,
+            "metric": data.metric, "value": scores[data.metric], "metrics": scores, "task_type": data.task_type,
+            "target_names": data.target_names, "n_train": int(len(data.train)), "n_valid": int(len(data.valid)),
+            "n_test": int(len(data.test)), "n_invalid_inputs": n_invalid, "split_hash": split.hash,
+            "data_sha256": ds.data_sha256, "protocol": protocol_id(self.split, self.sizes, ds),
+            "seconds": round(seconds, 3),
+        }
+        if data.task_type != "multiclass" or pred.shape[1] <= MAX_STORED_CLASSES:
+            row["y_true"] = _jsonable(y_true)
+            row["y_pred"] = _jsonable(pred)
+        return row
+
+    # ------------------------------------------------------------------ the grid
+    def run(self, tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int], command: str | None = None,
+            csv_options: dict[str, Any] | None = None) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        csv_options = csv_options or {}
+        grid = [(t, m, s) for t in tasks for m in models for s in seeds]
+        done = sum(self.run_file(_task_name(t), m, s).exists() for t, m, s in grid)
+        print(f"sciptm bench {self.field.name}: {len(grid)} runs ({done} already done) -> {self.out}")
+        bar = iter(progress_bar(range(len(grid)), f"bench {self.field.name}", self.progress, total=len(grid)))
+        splits_meta: dict[str, Any] = {}
+        for task in tasks:
+            ds = load_task(task, self.field, **csv_options)
+            texts, valid, invalid = self.prepare(ds)
+            splits_meta[ds.name] = {"method": self.split, "seeds": {}, "n_invalid_inputs": len(invalid)}
+            for seed in seeds:
+                split = self.make_split(ds, seed)
+                splits_meta[ds.name]["seeds"][str(seed)] = split.hash
+                data = None
+                for model in models:
+                    next(bar, None)
+                    path = self.run_file(ds.name, model, seed)
+                    if path.exists():
+                        continue
+                    if data is None:
+                        data = self.task_data(ds, texts, valid, split)
+                        data.cache = self._cache(ds.name)
+                    row = self.run_one(data, model, seed, split, ds, len(invalid))
+                    _write_json_atomic(path, row)
+                    print(f"  {ds.name:>12s} {model:>24s} seed {seed}: {row['metric']} = {row['value']:.4f} "
+                          f"({row['seconds']:.0f} s)", flush=True)
+        for _ in bar:
+            pass
+        return self.collect(tasks, models, seeds, splits_meta, command)
+
+    def _cache(self, task: str) -> dict[str, np.ndarray]:
+        if not hasattr(self, "_caches"):
+            self._caches: dict[str, dict[str, np.ndarray]] = {}
+        return self._caches.setdefault(task, {})
+
+    def collect(self, tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int], splits_meta: dict[str, Any],
+                command: str | None) -> Path:
+        rows = []
+        for task in splits_meta:
+            for model in models:
+                for seed in seeds:
+                    path = self.run_file(task, model, seed)
+                    row = json.loads(path.read_text())
+                    rows.append({k: v for k, v in row.items() if k not in ("y_true", "y_pred")})
+        frame = pd.DataFrame(rows)
+        summary = []
+        for (task, model), grp in frame.groupby(["task", "model"], sort=False):
+            metric = grp["metric"].iloc[0]
+            vals = grp["value"].astype(float)
+            summary.append({"task": task, "model": model, "metric": metric,
+                            "greater_is_better": metric_lib.METRICS.get(metric).greater_is_better,
+                            "mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
+                            "n_seeds": int(len(vals))})
+        first = rows[0] if rows else {}
+        result = {
+            "field": self.field.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command, "config": {"tasks": list(splits_meta), "models": list(models), "seeds": list(seeds),
+                                           "split": self.split, "sizes": list(self.sizes),
+                                           "model_options": self.model_options},
+            "rows": rows, "summary": summary, "splits": splits_meta, "environment": environment(),
+            "protocol": {"id": first.get("protocol"), "split": self.split, "sizes": list(self.sizes),
+                         "description": f"{self.split} split {'/'.join(str(round(s * 100)) for s in self.sizes)}, "
+                                        f"seeds {list(seeds)}; invalid inputs removed after splitting"},
+        }
+        path = self.out / "results.json"
+        _write_json_atomic(path, result)
+        return path
+
+
+def _task_name(task: str) -> str:
+    if _is_csv(task):
+        name = Path(task).name
+        for suffix in (".gz", ".csv"):
+            name = name.removesuffix(suffix)
+        return name
+    return task
+
+
+def _jsonable(arr: np.ndarray) -> Any:
+    return [None if (isinstance(v, float) and np.isnan(v)) else v for v in arr.tolist()] if arr.ndim == 1 else \
+        [[None if np.isnan(v) else float(v) for v in row] for row in arr]
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, allow_nan=True))
+    os.replace(tmp, path)
+
+
+def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequence[str] | None = None,
+        split: str | None = None, seeds: Sequence[int] = (0,), out: str | Path = "results", quick: bool = False,
+        model_options: dict[str, dict[str, Any]] | None = None, sizes: Sequence[float] | None = None,
+        input: str | None = None, targets: Sequence[str] | None = None, task_type: str | None = None,
+        progress: bool = True, command: str | None = None, report: bool = True):
+    """Run a benchmark grid and return :class:`sciptm.reports.BenchmarkResults`.
+
+    ``quick=True`` uses the field's quick tasks/models, one seed and few epochs (the README's job).
+    A CSV path in ``tasks`` is a user's dataset (``input``, ``targets`` and ``task_type`` then required).
+    ``model_options`` maps a model name (or ``"default"``) to its options (epochs, lr, features...).
+    """
+    fld = FIELDS.get(field)
+    if quick:
+        tasks = tasks or list(fld.quick_tasks)
+        models = models or [m if _available(m) else "tiny" for m in fld.quick_models]
+        seeds = seeds[:1]
+        model_options = {"default": dict(fld.quick_options), **(model_options or {})}
+    runner = Runner(field, out, split, sizes, model_options, progress)
+    csv_options = {"input": input, "targets": targets, "task_type": task_type} if input or targets or task_type else {}
+    path = runner.run(list(tasks or fld.tasks), list(models or fld.models), list(seeds), command, csv_options)
+    from sciptm.reports import BenchmarkResults, build_report
+
+    if report:
+        build_report(path.parent)
+    return BenchmarkResults(path.parent)
+
+
+def _available(model: str) -> bool:
+    """False for a shipped encoder missing from this build (the quick list then uses ``tiny``)."""
+    if model.startswith("sciptm/"):
+        from sciptm.encoders.hub import SHIPPED
+
+        return model in SHIPPED
+    return True
