@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from sciptm.domains.base import Domain, PreparedInputs
@@ -14,24 +15,26 @@ from sciptm.registry import Registry
 DOMAINS: Registry[type[Domain]] = Registry("domain")
 
 
+#: built-in domains, imported on first use so that e.g. SMILES work needs no pymatgen import
+BUILTIN = {"smiles": "sciptm.domains.smiles", "protein": "sciptm.domains.protein", "crystal": "sciptm.domains.crystal"}
+
+
+def domain_class(name: str) -> type[Domain]:
+    """The registered class for ``name`` (importing a built-in domain on first use)."""
+    key = str(name).lower()
+    if key not in DOMAINS and key in BUILTIN:
+        importlib.import_module(BUILTIN[key])
+    return DOMAINS.get(key)
+
+
 def get_domain(spec: str | dict[str, Any] | Domain) -> Domain:
     """Build a domain from a name, a config dict (``{"name": ..., **settings}``) or pass one through."""
     if isinstance(spec, Domain):
         return spec
     if isinstance(spec, str):
-        return DOMAINS.get(spec)()
+        return domain_class(spec)()
     settings = dict(spec)
     name = settings.pop("name")
-    return DOMAINS.get(name)(**settings)
+    return domain_class(name)(**settings)
 
-
-import importlib  # noqa: E402
-
-for _module in ("smiles", "protein", "crystal"):  # built-in domains register themselves on import
-    try:
-        importlib.import_module(f"sciptm.domains.{_module}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"sciptm.domains.{_module}":
-            raise
-
-__all__ = ["DOMAINS", "Domain", "PreparedInputs", "get_domain"]
+__all__ = ["BUILTIN", "DOMAINS", "Domain", "PreparedInputs", "domain_class", "get_domain"]

@@ -10,6 +10,7 @@ imputes it from the training set). Register new ones in :data:`FEATURES`.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,15 +34,23 @@ class Featurizer:
         return out
 
 
-FEATURES: Registry[Featurizer] = Registry("feature set")
+class _LazyRegistry(Registry[Featurizer]):
+    """Imports the module of a built-in feature set on first lookup (RDKit or pymatgen only when used)."""
 
-import importlib  # noqa: E402
+    builtin = {"rdkit2d": "sciptm.features.rdkit2d", "magpie": "sciptm.features.composition"}
 
-for _module in ("rdkit2d", "composition"):  # built-in feature sets register themselves on import
-    try:
-        importlib.import_module(f"sciptm.features.{_module}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"sciptm.features.{_module}":
-            raise
+    def get(self, name: str) -> Featurizer:
+        key = str(name).lower()
+        if key not in self._entries and key in self.builtin:
+            importlib.import_module(self.builtin[key])
+        return super().get(key)
+
+    __getitem__ = get
+
+    def keys(self) -> list[str]:
+        return sorted(set(self._entries) | set(self.builtin))
+
+
+FEATURES: Registry[Featurizer] = _LazyRegistry("feature set")
 
 __all__ = ["FEATURES", "Featurizer"]
