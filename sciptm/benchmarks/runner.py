@@ -80,6 +80,7 @@ class Runner:
         self.model_options = model_options or {}
         self.progress = progress
         self.domain = get_domain(self.field.domain)
+        self.failures: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ data + splits
     def prepare(self, ds: Any) -> tuple[list[str], np.ndarray, list[Any]]:
@@ -185,7 +186,16 @@ class Runner:
                     if data is None:
                         data = self.task_data(ds, texts, valid, split)
                         data.cache = self._cache(ds.name)
-                    row = self.run_one(data, model, seed, split, ds, len(invalid))
+                    try:
+                        row = self.run_one(data, model, seed, split, ds, len(invalid))
+                    except Exception as exc:  # one failing model must not stop the grid; it is reported
+                        if isinstance(exc, (KeyboardInterrupt, MemoryError)):
+                            raise
+                        self.failures.append({"task": ds.name, "model": model, "seed": seed,
+                                              "error": f"{type(exc).__name__}: {exc}"[:2000]})
+                        print(f"  {ds.name:>12s} {model:>24s} seed {seed}: FAILED {type(exc).__name__}: "
+                              f"{str(exc)[:300]}", flush=True)
+                        continue
                     _write_json_atomic(path, row)
                     print(f"  {ds.name:>12s} {model:>24s} seed {seed}: {row['metric']} = {row['value']:.4f} "
                           f"({row['seconds']:.0f} s)", flush=True)
@@ -200,11 +210,14 @@ class Runner:
 
     def collect(self, tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int], splits_meta: dict[str, Any],
                 command: str | None) -> Path:
-        rows = []
+        rows, missing = [], []
         for task in splits_meta:
             for model in models:
                 for seed in seeds:
                     path = self.run_file(task, model, seed)
+                    if not path.exists():
+                        missing.append({"task": task, "model": model, "seed": seed})
+                        continue
                     row = json.loads(path.read_text())
                     rows.append({k: v for k, v in row.items() if k not in ("y_true", "y_pred")})
         frame = pd.DataFrame(rows)
@@ -223,6 +236,7 @@ class Runner:
                                            "split": self.split, "sizes": list(self.sizes),
                                            "model_options": self.model_options},
             "rows": rows, "summary": summary, "splits": splits_meta, "environment": environment(),
+            "missing": missing, "failures": self.failures,
             "protocol": {"id": first.get("protocol"), "split": self.split, "sizes": list(self.sizes),
                          "description": f"{self.split} split {'/'.join(str(round(s * 100)) for s in self.sizes)}, "
                                         f"seeds {list(seeds)}; invalid inputs removed after splitting"},

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -61,10 +61,9 @@ class Chemprop:
 
     def __init__(self, options: dict[str, Any]):
         self.options = options
-        exe = shutil.which("chemprop") or str(Path(sys.executable).with_name("chemprop"))
-        if not Path(exe).exists():
+        if importlib.util.find_spec("chemprop") is None:
             raise RuntimeError("chemprop is not installed: pip install 'sciptm[peers]' (Chemprop v2)")
-        self.exe = exe
+        self.exe = [sys.executable, "-c", "from chemprop.cli.main import main; main()"]
 
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
         if data.task_type not in ("regression", "binary", "multitask-binary", "multitask-regression"):
@@ -79,14 +78,14 @@ class Chemprop:
             frame.iloc[data.test][["smiles"]].to_csv(tmpd / "test.csv", index=False)
             splits = [{"train": data.train.tolist(), "val": data.valid.tolist(), "test": data.test.tolist()}]
             (tmpd / "splits.json").write_text(json.dumps(splits))
-            train_cmd = [self.exe, "train", "--data-path", str(tmpd / "data.csv"), "--smiles-columns", "smiles",
+            train_cmd = [*self.exe, "train", "--data-path", str(tmpd / "data.csv"), "--smiles-columns", "smiles",
                          "--target-columns", *targets, "--task-type", task, "--splits-file", str(tmpd / "splits.json"),
                          "--epochs", str(self.options.get("epochs", 50)), "--pytorch-seed", str(seed),
                          "--data-seed", str(seed), "--save-dir", str(tmpd / "model"), "--num-workers", "0",
                          *map(str, self.options.get("extra_args", []))]
             _run(train_cmd)
             model_file = next((tmpd / "model").rglob("best*.pt"))
-            _run([self.exe, "predict", "--test-path", str(tmpd / "test.csv"), "--smiles-columns", "smiles",
+            _run([*self.exe, "predict", "--test-path", str(tmpd / "test.csv"), "--smiles-columns", "smiles",
                   "--model-paths", str(model_file), "--preds-path", str(tmpd / "preds.csv"), "--num-workers", "0"])
             preds = pd.read_csv(tmpd / "preds.csv")
         pred = preds[targets].to_numpy(dtype=float)
@@ -97,7 +96,7 @@ def _run(cmd: list[str]) -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f"chemprop failed ({' '.join(cmd[:2])}):\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"chemprop {cmd[3]} failed:\n{proc.stderr[-3000:]}")
 
 
 MODELS.add("chemprop", Chemprop)

@@ -1,0 +1,4 @@
+"""``python -m sciptm ...`` is the ``sciptm`` command."""
+from sciptm.cli.main import main
+
+main()
