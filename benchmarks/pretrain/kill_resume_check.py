@@ -89,12 +89,12 @@ def main() -> int:
     max_diff = max(float((a[k] - b[k]).abs().max()) for k in a)
     state_a = json.loads((work / "reference" / "checkpoints" / last / "trainer_state.json").read_text())
     state_b = json.loads((victim_dir / "checkpoints" / last / "trainer_state.json").read_text())
-    rows = [[(r["split"], r["step"], r["loss"]) for r in map(json.loads, (d / "metrics.jsonl").read_text().split())]
+    rows = [[(r["split"], r["step"], r["loss"]) for r in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
             for d in (work / "reference", victim_dir)]
     print(f"final weights identical: {same_weights} (max |diff| {max_diff:.3g} over {len(a)} tensors)")
     print(f"tokens seen: reference {state_a['tokens_seen']}, resumed {state_b['tokens_seen']}")
     print(f"metrics logs identical: {rows[0] == rows[1]} ({len(rows[0])} rows)")
-    val = [r for r in map(json.loads, (victim_dir / "metrics.jsonl").read_text().split()) if r["split"] == "val"]
+    val = [r for r in map(json.loads, (victim_dir / "metrics.jsonl").read_text().splitlines()) if r["split"] == "val"]
     print(f"validation accuracy: untrained {val[0]['accuracy']:.4f} -> final {val[-1]['accuracy']:.4f}")
     ok = same_weights and state_a["tokens_seen"] == state_b["tokens_seen"] and rows[0] == rows[1]
     print("PASS" if ok else "FAIL", f"(work folder {work})")

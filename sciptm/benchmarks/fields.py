@@ -20,6 +20,13 @@ class Field:
     quick_models: tuple[str, ...]
     quick_options: dict = field(default_factory=dict)
     sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    #: dataset-card ``input_kind`` -> domain config, for fields whose tasks take several input kinds
+    #: (materials: formulas and structures); kinds not listed use ``domain`` with its defaults
+    input_domains: dict = field(default_factory=dict)
+    #: validate each dataset once per (data checksum, domain settings) and keep the texts on disk
+    cache_texts: bool = False
+    #: worker processes for that validation (domains with ``to_texts(items, n_jobs)``)
+    prepare_jobs: int = 1
 
 
 FIELDS: Registry[Field] = Registry("benchmark field")

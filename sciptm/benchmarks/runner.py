@@ -59,7 +59,16 @@ def load_task(task: str, fld: Field, input: str | None = None, targets: Sequence
     return datasets.load(task, progress=False)
 
 
+def split_method(method: str, ds: Any) -> str:
+    """The split a task gets: ``official`` is the card's predefined split (Matbench folds, FLIP sets) when
+    it has one, else the card's recommended method (e.g. ``random`` for ``mp_formation_energy``)."""
+    if method == "official" and not ds.has_predefined_split:
+        return ds.card.split.recommended
+    return method
+
+
 def protocol_id(method: str, sizes: Sequence[float], ds: Any) -> str:
+    method = split_method(method, ds)
     if method in ("predefined", "official"):
         return getattr(ds.card.split, "protocol_id", None) or f"{ds.name}-predefined"
     tag = "".join(str(round(s * 10)) for s in sizes)
@@ -80,11 +89,36 @@ class Runner:
         self.model_options = model_options or {}
         self.progress = progress
         self.domain = get_domain(self.field.domain)
+        self._domains: dict[str, Any] = {}
         self.failures: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ data + splits
+    def domain_for(self, ds: Any) -> Any:
+        """The domain of a task: the field's, or the one its card's ``input_kind`` maps to in
+        ``Field.input_domains`` (materials: ``composition`` -> crystal domain of kind composition)."""
+        spec = self.field.input_domains.get(getattr(ds.card, "input_kind", None), self.field.domain)
+        key = json.dumps(spec, sort_keys=True)
+        if key not in self._domains:
+            self._domains[key] = self.domain if spec == self.field.domain else get_domain(spec)
+        return self._domains[key]
+
     def prepare(self, ds: Any) -> tuple[list[str], np.ndarray, list[Any]]:
         """Validate every input once; invalid rows are recorded, never silently lost."""
+        domain = self.domain_for(ds)
+        if self.field.cache_texts:  # slow domains: once per (data, domain settings), kept on disk
+            from sciptm.benchmarks.textcache import prepare_cached
+
+            t0 = time.perf_counter()
+            prepared = prepare_cached(domain, ds.inputs.reset_index(drop=True), ds.data_sha256,
+                                      n_jobs=self.field.prepare_jobs)
+            print(f"  {ds.name}: {int(prepared.valid.sum())}/{prepared.n_total} inputs valid "
+                  f"({time.perf_counter() - t0:.1f} s)", flush=True)
+            return prepared.texts, prepared.valid, prepared.invalid
+        if domain is not self.domain:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SkippedInputWarning)
+                prepared = domain.prepare(ds.inputs.reset_index(drop=True), errors="skip")
+            return prepared.texts, prepared.valid, prepared.invalid
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SkippedInputWarning)
             prepared = self.domain.prepare(ds.inputs.reset_index(drop=True), errors="skip")
@@ -95,7 +129,7 @@ class Runner:
         if path.exists():
             return Split.load(path)
         n = len(ds.df)
-        method = self.split
+        method = split_method(self.split, ds)
         if method in ("predefined", "official"):
             if ds.card.split.predefined is not None and ds.card.split.predefined.kind == "folds":
                 parts = ds.predefined_split(fold=seed)
@@ -124,9 +158,15 @@ class Runner:
             p = pos[np.asarray(idx, dtype=int)]
             return p[p >= 0]
 
-        return TaskData(name=ds.name, task_type=ds.task, domain=self.field.domain, metric=ds.metric,
+        from sciptm.tasks import TASKS
+
+        metric = ds.metric or TASKS.get(ds.task).default_metric
+        domain = self.domain_for(ds)
+        inputs = ds.inputs
+        return TaskData(name=ds.name, task_type=ds.task, domain=domain.name, metric=metric,
                         target_names=list(ds.target_columns), texts=texts, y=y, rows=rows,
-                        train=keep(split.train), valid=keep(split.valid), test=keep(split.test))
+                        train=keep(split.train), valid=keep(split.valid), test=keep(split.test),
+                        raw_inputs=list(inputs.to_numpy(dtype=object)[rows]), domain_config=domain.to_config())
 
     # ------------------------------------------------------------------ one run
     def run_file(self, task: str, model: str, seed: int) -> Path:
@@ -148,7 +188,8 @@ class Runner:
                 scores[name] = float("nan")
                 warnings.warn(f"{data.name}/{model_name}/seed{seed}: {name} not computed: {exc}", stacklevel=2)
         row = {
-            "field": self.field.name, "task": data.name, "model": model_name, "split": self.split, "seed": seed,
+            "field": self.field.name, "task": data.name, "model": model_name, "split": split_method(self.split, ds),
+            "seed": seed,
             "metric": data.metric, "value": scores[data.metric], "metrics": scores, "task_type": data.task_type,
             "target_names": data.target_names, "n_train": int(len(data.train)), "n_valid": int(len(data.valid)),
             "n_test": int(len(data.test)), "n_invalid_inputs": n_invalid, "split_hash": split.hash,
@@ -173,7 +214,8 @@ class Runner:
         for task in tasks:
             ds = load_task(task, self.field, **csv_options)
             texts, valid, invalid = self.prepare(ds)
-            splits_meta[ds.name] = {"method": self.split, "seeds": {}, "n_invalid_inputs": len(invalid)}
+            splits_meta[ds.name] = {"method": split_method(self.split, ds), "seeds": {}, "n_invalid_inputs": len(invalid),
+                                    "protocol": protocol_id(self.split, self.sizes, ds)}
             for seed in seeds:
                 split = self.make_split(ds, seed)
                 splits_meta[ds.name]["seeds"][str(seed)] = split.hash
@@ -220,7 +262,7 @@ class Runner:
                         continue
                     row = json.loads(path.read_text())
                     rows.append({k: v for k, v in row.items() if k not in ("y_true", "y_pred")})
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(rows, columns=None if rows else ["task", "model", "metric", "value"])
         summary = []
         for (task, model), grp in frame.groupby(["task", "model"], sort=False):
             metric = grp["metric"].iloc[0]

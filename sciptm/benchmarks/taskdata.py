@@ -13,7 +13,8 @@ class TaskData:
 
     ``texts`` are the domain texts (canonical SMILES, sequences, crystal token strings) of the rows in
     ``rows`` (indices into the dataset); ``y`` is ``N x T`` float (NaN = missing) for those rows.
-    ``train/valid/test`` index into ``texts``/``y``.
+    ``train/valid/test`` index into ``texts``/``y``; ``raw_inputs`` holds the dataset's inputs of those
+    rows (formulas, structure dicts, CIF text) for models that featurize the originals.
     """
 
     name: str
@@ -28,6 +29,8 @@ class TaskData:
     valid: np.ndarray
     test: np.ndarray
     raw_inputs: list[Any] = field(default_factory=list)
+    #: the domain's full config (``{"name": "crystal", "kind": "composition", ...}``); ``domain`` is its name
+    domain_config: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, np.ndarray] = field(default_factory=dict)
 
     def part(self, which: str) -> tuple[list[str], np.ndarray]:

@@ -45,7 +45,7 @@ _CARD_KEYS = {
     "split", "exclude_features", "invalid_rows", "license", "citation", "notes", "upstream",
 }
 _FILE_KEYS = {"file", "url", "sha256", "format", "size", "alt_sha256", "in_mirror", "role", "split", "note"}
-_SPLIT_KEYS = {"recommended", "source", "notes", "predefined"}
+_SPLIT_KEYS = {"recommended", "source", "notes", "predefined", "protocol_id"}
 _PREDEFINED_KEYS = {"kind", "column", "values", "valid_column", "task_key", "n_folds", "notes"}
 _INVALID_KEYS = {"indices", "reason", "checked_with"}
 
@@ -112,6 +112,7 @@ class SplitInfo:
     source: str
     notes: str | None = None
     predefined: PredefinedSplit | None = None
+    protocol_id: str | None = None  # id in reports/references.yaml of the published protocol this split follows
 
 
 @dataclass(frozen=True)
@@ -262,8 +263,11 @@ def _parse_split(where: str, raw: Any) -> SplitInfo:
         )
     if raw["recommended"] == "predefined" and predefined is None:
         raise _fail(where, "split.recommended is 'predefined' but no split.predefined is given")
+    protocol = raw.get("protocol_id")
+    if protocol is not None and (not isinstance(protocol, str) or not protocol):
+        raise _fail(where, "split.protocol_id must be a non-empty string")
     return SplitInfo(recommended=raw["recommended"], source=raw["source"], notes=raw.get("notes"),
-                     predefined=predefined)
+                     predefined=predefined, protocol_id=protocol)
 
 
 def parse_card(raw: dict[str, Any], *, path: Path | None = None, folder: str | None = None) -> Card:

@@ -108,7 +108,7 @@ class Collator:
 
     def encode(self, texts: Sequence[str], rng: np.random.Generator) -> list[list[int]]:
         """Token ids of each text, cut to ``max_length`` (window chosen by ``rng``) and framed."""
-        bare = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        bare = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]  # cropped below
         out = []
         for ids in bare:
             if len(ids) > self.room:

@@ -4,7 +4,8 @@ A benchmark model implements ``fit_predict(data: TaskData, seed: int) -> np.ndar
 predictions: values (regression, ``[N]`` or ``N x T``), positive-class probabilities (binary ``[N]``,
 multitask ``N x T``) or class probabilities (multiclass ``N x C``). Register a baseline with
 ``@MODELS.register("name")``; names that are not registered are treated as encoders
-(``tiny``/``small`` = random init, a folder or a shipped/hub name = pretrained).
+(``tiny``/``small`` = random init, a folder or a shipped/hub name = pretrained), fine-tuned, or as
+frozen-encoder linear probes when they end in ``:probe`` (``tiny:probe``, ``sciptm/protein-small:probe``).
 """
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
     options = dict(options or {})
     if name in MODELS:
         return MODELS.get(name)(options)
+    if name.endswith(":probe"):  # frozen encoder embeddings + RidgeCV (models/probe.py)
+        from sciptm.benchmarks.models.probe import EmbeddingProbe
+
+        return EmbeddingProbe(name, options)
     from sciptm.benchmarks.models.encoder import EncoderModel
 
     return EncoderModel(name, options)

@@ -10,7 +10,7 @@ from sciptm.benchmarks.taskdata import TaskData
 from sciptm.encoders import SIZES, Encoder
 
 #: option keys that configure the encoder/head rather than the trainer
-_MODEL_KEYS = {"features", "head_hidden", "dropout", "architecture", "pooling"}
+_MODEL_KEYS = {"features", "head_hidden", "dropout", "architecture", "pooling", "valid_fraction"}
 
 
 class EncoderModel:
@@ -18,8 +18,10 @@ class EncoderModel:
     name is opened with :meth:`Encoder.from_pretrained` (a folder, a shipped short name, a hub id).
 
     Options (from the benchmark's YAML config): ``features`` (side-features), ``head_hidden``, ``dropout``,
-    ``architecture`` (for random init), and any :class:`~sciptm.training.TrainerConfig` field
-    (``epochs``, ``lr``, ``batch_size``, ``patience``, ``freeze``, ``augment``...).
+    ``architecture`` (for random init), ``valid_fraction`` (default 0.1: when the split has no validation
+    part, as Matbench folds, this seeded share of the training rows is held out for early stopping), and
+    any :class:`~sciptm.training.TrainerConfig` field (``epochs``, ``lr``, ``batch_size``, ``patience``,
+    ``freeze``, ``augment``...).
     """
 
     def __init__(self, spec: str, options: dict[str, Any]):
@@ -34,7 +36,7 @@ class EncoderModel:
             raise ValueError(f"unknown model {spec!r}: not a registered baseline, a size ({', '.join(SIZES)}), "
                              f"a folder or a shipped/hub encoder name")
 
-    def encoder(self, domain: str, seed: int) -> Encoder:
+    def encoder(self, domain: str | dict[str, Any], seed: int) -> Encoder:
         if self.base in SIZES:
             return Encoder.from_config(domain=domain, size=self.base, architecture=self.options.get("architecture"),
                                        seed=seed, pooling=self.options.get("pooling", "mean"))
@@ -43,15 +45,24 @@ class EncoderModel:
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
         from sciptm.predictor import PropertyPredictor
 
-        enc = self.encoder(data.domain, seed)
+        enc = self.encoder(data.domain_config or data.domain, seed)
         if enc.domain.name != data.domain:
             raise ValueError(f"encoder {self.spec!r} is a {enc.domain.name} encoder; task {data.name!r} is {data.domain}")
-        head = {k: v for k, v in self.options.items() if k in _MODEL_KEYS - {"architecture", "pooling"}}
+        kind, wanted = enc.domain.to_config().get("kind"), data.domain_config.get("kind")
+        if kind != wanted:  # e.g. a composition encoder on a structure task
+            raise ValueError(f"encoder {self.spec!r} reads {kind} inputs; task {data.name!r} has {wanted} inputs")
+        head = {k: v for k, v in self.options.items() if k in _MODEL_KEYS - {"architecture", "pooling", "valid_fraction"}}
         trainer = {k: v for k, v in self.options.items() if k not in _MODEL_KEYS}
         trainer["seed"] = seed
         model = PropertyPredictor(enc, task=data.task_type, **head, **trainer)
-        X_tr, y_tr = data.part("train")
-        X_va, y_va = data.part("valid")
+        train, valid = data.train, data.valid
+        fraction = float(self.options.get("valid_fraction", 0.1))
+        if not len(valid) and fraction > 0 and len(train) >= 10:  # carved from the training rows only
+            order = np.random.default_rng(seed).permutation(len(train))
+            n_valid = max(1, round(fraction * len(train)))
+            train, valid = np.sort(train[order[n_valid:]]), np.sort(train[order[:n_valid]])
+        X_tr, y_tr = [data.texts[i] for i in train], data.y[train]
+        X_va, y_va = [data.texts[i] for i in valid], data.y[valid]
         model.fit(X_tr, y_tr, valid=(X_va, y_va) if len(X_va) else None)
         X_te, _ = data.part("test")
         if data.task_type in ("regression", "multitask-regression"):

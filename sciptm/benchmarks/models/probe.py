@@ -1,0 +1,148 @@
+"""Linear probes: RidgeCV on a feature matrix, and frozen-encoder embeddings + RidgeCV (``<encoder>:probe``).
+
+A probe never trains the encoder: every input is embedded once (mean-pooled last hidden state,
+:meth:`sciptm.Encoder.embed`), the vectors are cached per (encoder, seed) for the whole process, and a
+ridge model with its penalty chosen by leave-one-out (generalised) cross-validation *inside the training
+part* is fitted on them. That makes a sciptm encoder CPU-feasible on tens of thousands of sequences.
+
+>>> from sciptm.benchmarks.models import build_model
+>>> build_model("tiny:probe").name
+'tiny:probe'
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import RidgeClassifierCV, RidgeCV
+from sklearn.preprocessing import StandardScaler
+
+from sciptm.benchmarks.taskdata import TaskData
+
+#: ridge penalties searched by generalised cross-validation on the training rows
+ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
+PROBE_SUFFIX = ":probe"
+_CLASSIFICATION = ("binary", "multitask-binary", "multiclass")
+
+#: (encoder spec, seed, pooling) -> {text: vector}; shared by every task of a process (e.g. the five GB1 splits)
+_EMBEDDINGS: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple[float, ...] = ALPHAS) -> np.ndarray:
+    """Fit ``RidgeCV`` (regression) or ``RidgeClassifierCV`` (classification) on ``X[data.train]`` and predict
+    ``X[data.test]``, one model per target column on its labelled rows.
+
+    The penalty is picked from ``alphas`` by efficient leave-one-out cross-validation on the training rows only;
+    valid rows are not used. Classifier scores become probabilities by a sigmoid (binary) or a softmax
+    (multiclass), which keeps the ranking (ROC-AUC) and the arg-max (accuracy) of the decision function.
+
+    Parameters
+    ----------
+    data: the task (``X`` rows follow ``data.texts``).
+    X: ``N x F`` features, dense or scipy sparse.
+
+    Returns
+    -------
+    Test predictions: ``[N_test]`` (one target), ``N_test x T`` (multitask) or ``N_test x C`` (multiclass).
+    """
+    X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    Xtr, Xte = X[data.train], X[data.test]
+    y = data.y[data.train]
+    cols = []
+    for t in range(y.shape[1]):
+        keep = ~np.isnan(y[:, t])
+        labels = y[keep, t]
+        if len(labels) == 0:
+            raise ValueError(f"{data.name}: target {data.target_names[t]!r} has no labelled training rows")
+        if data.task_type in _CLASSIFICATION:
+            classes = np.unique(labels.astype(int))
+            if len(classes) < 2:
+                cols.append(np.full(len(data.test), float(classes[0])))
+                continue
+            est = RidgeClassifierCV(alphas=alphas).fit(Xtr[keep], labels.astype(int))
+            score = est.decision_function(Xte)
+            if data.task_type == "multiclass":
+                n_classes = int(np.nanmax(data.y[:, 0])) + 1
+                full = np.full((len(data.test), n_classes), -np.inf)
+                full[:, est.classes_.astype(int)] = score
+                return _softmax(full)
+            cols.append(1.0 / (1.0 + np.exp(-score)))
+        else:
+            est = RidgeCV(alphas=alphas).fit(Xtr[keep], labels)
+            cols.append(np.asarray(est.predict(Xte), dtype=float).reshape(-1))
+    pred = np.stack(cols, axis=1)
+    return pred[:, 0] if data.single else pred
+
+
+def probe_encoder(spec: str, domain: str, seed: int, pooling: str = "mean"):
+    """The frozen encoder a probe reads: ``tiny``/``small``/``base`` = random init with ``seed``; any other
+    ``spec`` (a folder, ``sciptm/protein-small``, a hub id) is opened with :meth:`Encoder.from_pretrained`."""
+    from sciptm.encoders import SIZES, Encoder
+
+    if spec in SIZES:
+        return Encoder.from_config(domain=domain, size=spec, seed=seed, pooling=pooling)
+    return Encoder.from_pretrained(spec, pooling=pooling)
+
+
+def cached_embeddings(spec: str, texts: list[str], domain: str, seed: int, pooling: str = "mean",
+                      batch_size: int = 256, max_tokens: int = 16384, progress: bool | None = None) -> np.ndarray:
+    """``N x d`` float32 embeddings of ``texts``, computing only texts not embedded before in this process.
+
+    Random-init encoders depend on ``seed``; pretrained ones do not, so their cache key ignores it.
+    """
+    from sciptm.encoders import SIZES
+
+    key = (spec, seed if spec in SIZES else -1, pooling)
+    store = _EMBEDDINGS.setdefault(key, {})
+    todo = list(dict.fromkeys(t for t in texts if t not in store))
+    if todo:
+        enc = probe_encoder(spec, domain, seed, pooling)
+        if enc.domain.name != domain:
+            raise ValueError(f"encoder {spec!r} is a {enc.domain.name} encoder; the task is {domain}")
+        vectors = enc.embed(todo, batch_size=batch_size, max_tokens=max_tokens, progress=progress, long="chunk")
+        store.update(zip(todo, vectors))
+    return np.stack([store[t] for t in texts]).astype(np.float32)
+
+
+class EmbeddingProbe:
+    """``<encoder>:probe``: frozen mean-pooled encoder embeddings + RidgeCV (see the module docstring).
+
+    ``<encoder>`` is ``tiny``/``small`` (random init, seeded by the run seed: a floor, not a pretrained model),
+    a ``save_pretrained`` folder, or a shipped name such as ``sciptm/protein-small``.
+    Options: ``pooling`` (default ``mean``), ``batch_size``, ``max_tokens``, ``alphas``.
+    """
+
+    def __init__(self, spec: str, options: dict[str, Any]):
+        if not spec.endswith(PROBE_SUFFIX) or len(spec) == len(PROBE_SUFFIX):
+            raise ValueError(f"a probe model is named '<encoder>{PROBE_SUFFIX}', got {spec!r}")
+        from sciptm.encoders import SIZES
+
+        self.name = spec
+        self.base = spec[: -len(PROBE_SUFFIX)]
+        if self.base not in SIZES and not Path(self.base).exists() and "/" not in self.base:
+            raise ValueError(f"unknown encoder {self.base!r} in {spec!r}: use a size ({', '.join(SIZES)}), "
+                             f"a folder or a shipped/hub encoder name")
+        self.options = dict(options)
+
+    def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
+        key = f"{self.name}|seed{seed}"
+        if key not in data.cache:
+            data.cache[key] = cached_embeddings(
+                self.base, data.texts, data.domain, seed, self.options.get("pooling", "mean"),
+                int(self.options.get("batch_size", 256)), int(self.options.get("max_tokens", 16384)))
+        X = data.cache[key]
+        scaler = StandardScaler().fit(X[data.train])
+        Xs = np.nan_to_num(scaler.transform(X))
+        alphas = tuple(float(a) for a in self.options.get("alphas", ALPHAS))
+        return ridge_fit_predict(data, Xs, alphas)
+
+
+__all__ = ["ALPHAS", "EmbeddingProbe", "cached_embeddings", "probe_encoder", "ridge_fit_predict"]
