@@ -734,3 +734,6 @@ def make_folds(
     if not splitter.folds:
         raise ValueError(f"split method {splitter.name!r} is not cross-validation; use make_split")
     return result  # type: ignore[return-value]
+
+
+import sciptm.splits_protein  # noqa: E402,F401  (registers the cluster and position-fold splitters)

@@ -71,10 +71,17 @@ def test_save_load_identical_outputs_and_automodel(enc, tmp_path) -> None:
 
 
 def test_fp16_save_loads(enc, tmp_path) -> None:
+    from safetensors import safe_open
+
     enc.save_pretrained(tmp_path, dtype=torch.float16)
-    loaded = sciptm.Encoder.from_pretrained(tmp_path)
-    assert next(loaded.model.parameters()).dtype == torch.float16
+    with safe_open(str(tmp_path / "model.safetensors"), "pt") as fh:
+        assert {fh.get_tensor(k).dtype for k in fh.keys()} == {torch.float16}
     assert next(enc.model.parameters()).dtype == torch.float32  # the original is untouched
+    loaded = sciptm.Encoder.from_pretrained(tmp_path)  # stored fp16, computed in fp32
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    np.testing.assert_allclose(loaded.embed(SMILES), enc.embed(SMILES), atol=5e-2)
+    half = sciptm.Encoder.from_pretrained(tmp_path, dtype=torch.float16)
+    assert next(half.model.parameters()).dtype == torch.float16
 
 
 def test_gpt_style_encoder_builds_and_round_trips(tmp_path) -> None:
@@ -83,6 +90,24 @@ def test_gpt_style_encoder_builds_and_round_trips(tmp_path) -> None:
     X = enc.embed(SMILES)
     enc.save_pretrained(tmp_path)
     np.testing.assert_allclose(sciptm.Encoder.from_pretrained(tmp_path).embed(SMILES), X, atol=1e-6)
+
+
+def test_shipped_smiles_encoder_loads_and_recovers_masked_tokens() -> None:
+    enc = sciptm.Encoder.from_pretrained("sciptm/smiles-small")
+    assert enc.domain.name == "smiles" and enc.lm_model is not None
+    tok = enc.tokenizer
+    smiles = enc.prepare(["CC(=O)Oc1ccccc1C(=O)O", "CN1CCC[C@H]1c1cccnc1", "O=C(O)c1ccccc1O"]).texts
+    batch = tok(smiles, padding=True, return_tensors="pt", return_token_type_ids=False)
+    ids = batch["input_ids"].clone()
+    special = torch.isin(ids, torch.tensor([tok.cls_token_id, tok.sep_token_id, tok.pad_token_id]))
+    positions = (~special).nonzero()[::3]  # mask every third real token
+    masked = ids.clone()
+    masked[positions[:, 0], positions[:, 1]] = tok.mask_token_id
+    with torch.inference_mode():
+        logits = enc.lm_model(input_ids=masked, attention_mask=batch["attention_mask"]).logits
+    guess = logits[positions[:, 0], positions[:, 1]].argmax(-1)
+    accuracy = (guess == ids[positions[:, 0], positions[:, 1]]).float().mean().item()
+    assert accuracy > 0.6, accuracy  # an untrained model of this shape scores about 0.002
 
 
 def test_unknown_names_list_known_ones() -> None:

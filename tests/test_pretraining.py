@@ -260,7 +260,8 @@ def test_checkpoints_are_pruned_and_complete(tmp_path, mirror, cache):
     folder = tmp_path / "run" / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["step-00000009", "step-00000012"]
     latest = latest_checkpoint(folder)
-    assert {p.name for p in latest.iterdir()} >= {"model", "optimizer.pt", "scheduler.pt", "rng.pt", "trainer_state.json"}
+    expected = {"model", "optimizer.pt", "scheduler.pt", "rng.pt", "trainer_state.json"}
+    assert {p.name for p in latest.iterdir()} >= expected
     state = torch.load(latest / "optimizer.pt", weights_only=True)
     assert state["state"]
 

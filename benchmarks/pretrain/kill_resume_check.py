@@ -89,7 +89,8 @@ def main() -> int:
     max_diff = max(float((a[k] - b[k]).abs().max()) for k in a)
     state_a = json.loads((work / "reference" / "checkpoints" / last / "trainer_state.json").read_text())
     state_b = json.loads((victim_dir / "checkpoints" / last / "trainer_state.json").read_text())
-    rows = [[(r["split"], r["step"], r["loss"]) for r in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
+    rows = [[(r["split"], r["step"], r["loss"])
+             for r in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
             for d in (work / "reference", victim_dir)]
     print(f"final weights identical: {same_weights} (max |diff| {max_diff:.3g} over {len(a)} tensors)")
     print(f"tokens seen: reference {state_a['tokens_seen']}, resumed {state_b['tokens_seen']}")

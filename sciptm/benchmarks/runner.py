@@ -34,7 +34,7 @@ from sciptm.splits import Split, make_folds, make_split
 
 #: metrics reported for every run of a task type, beside the task's own metric
 EXTRA_METRICS = {
-    "regression": ("rmse", "mae", "r2", "spearman", "pearson"),
+    "regression": ("rmse", "mse", "mae", "r2", "spearman", "pearson"),
     "multitask-regression": ("rmse", "mae", "r2"),
     "binary": ("roc_auc", "pr_auc", "accuracy"),
     "multitask-binary": ("roc_auc", "pr_auc"),
@@ -62,8 +62,8 @@ def load_task(task: str, fld: Field, input: str | None = None, targets: Sequence
 def split_method(method: str, ds: Any) -> str:
     """The split a task gets: ``official`` is the card's predefined split (Matbench folds, FLIP sets) when
     it has one, else the card's recommended method (e.g. ``random`` for ``mp_formation_energy``)."""
-    if method == "official" and not ds.has_predefined_split:
-        return ds.card.split.recommended
+    if method == "official":
+        return "predefined" if ds.has_predefined_split else ds.card.split.recommended
     return method
 
 
@@ -196,6 +196,9 @@ class Runner:
             "data_sha256": ds.data_sha256, "protocol": protocol_id(self.split, self.sizes, ds),
             "seconds": round(seconds, 3),
         }
+        info = getattr(model, "info_", None)  # e.g. hyperparameters a baseline tuned on the training rows
+        if info:
+            row["model_info"] = info
         if data.task_type != "multiclass" or pred.shape[1] <= MAX_STORED_CLASSES:
             row["y_true"] = _jsonable(y_true)
             row["y_pred"] = _jsonable(pred)

@@ -53,7 +53,7 @@ def texts_key(data_sha256: str, domain_config: dict[str, Any], column: str, n_ro
 
 def _convert(domain: Domain, values: list[Any], n_jobs: int) -> tuple[list[str], np.ndarray, list[InvalidRecord]]:
     to_texts = getattr(domain, "to_texts", None)
-    if to_texts is None or n_jobs <= 1:
+    if to_texts is None or n_jobs in (0, 1):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SkippedInputWarning)
             prep = domain.prepare(values, errors="skip")

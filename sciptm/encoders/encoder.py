@@ -122,7 +122,7 @@ class Encoder:
         domain from the model type: ``esm`` -> protein, otherwise SMILES.
         """
         path = resolve_name(name_or_path)
-        config = AutoConfig.from_pretrained(path, **hf_kwargs)
+        config = AutoConfig.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
         meta = getattr(config, "sciptm", None) or {}
         domain = get_domain(meta.get("domain") or ("protein" if config.model_type == "esm" else "smiles"))
         arch_names = " ".join(config.architectures or [])
@@ -132,8 +132,10 @@ class Encoder:
             from transformers import AutoModelForCausalLM as Loader
         else:
             from transformers import AutoModel as Loader
+        # weights may be stored in fp16 (shipped checkpoints); compute in fp32 unless asked otherwise
+        hf_kwargs.setdefault("dtype", torch.float32)
         model = Loader.from_pretrained(path, config=config, **hf_kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(path, **hf_kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
         return cls(model, tokenizer, domain, pooling or meta.get("pooling", "mean"))
 
     def save_pretrained(self, path: str | Path, dtype: torch.dtype | None = None) -> Path:

@@ -5,7 +5,10 @@ from importlib import resources
 from pathlib import Path
 
 #: short name -> folder under ``sciptm/checkpoints``; add a shipped encoder here.
-SHIPPED: dict[str, str] = {}
+SHIPPED: dict[str, str] = {
+    "sciptm/smiles-small": "smiles-roberta-moses-4.8M",
+    "sciptm/smiles-roberta-moses-4.8M": "smiles-roberta-moses-4.8M",
+}
 
 
 def shipped_dir() -> Path:

@@ -167,7 +167,8 @@ class CrystalKeyer(CorpusKeyer):
         structure = _as_structure(item)
         formula = structure.composition.reduced_formula
         first = text.split(" ", 1)[0]  # the crystal token text starts with "SG_<number>" (same spglib settings)
-        group = int(first[3:]) if first.startswith("SG_") and first[3:].isdigit() else _spacegroup(structure, self.symprec)
+        from_text = first.startswith("SG_") and first[3:].isdigit()
+        group = int(first[3:]) if from_text else _spacegroup(structure, self.symprec)
         return (f"{formula}|{group}", formula)
 
     def benchmark_files(self, mirror: Path) -> list[Path]:

@@ -63,7 +63,8 @@ def model_card(summary: dict[str, Any]) -> str:
         "---", "library_name: transformers", f"tags: [sciptm, {s['domain']}, pretraining]", "---",
         f"# sciptm {s['domain']} encoder ({s['architecture']}, {s['objective'].upper()} pretraining)", "",
         f"- parameters (base model): {s['parameters']:,}; hidden size {s['hidden_size']}; weights stored as fp16",
-        f"- objective: {'masked-token prediction (15% dynamic masking, 80/10/10)' if s['objective'] == 'mlm' else 'next-token prediction (causal LM)'}",
+        "- objective: " + ("masked-token prediction (15% dynamic masking, 80/10/10)" if s["objective"] == "mlm"
+                           else "next-token prediction (causal LM)"),
         "", "## Data", "",
         f"- training corpus: `{c.get('train_source')}`",
         f"- validation: `{c.get('val_source') or 'held out from the training corpus by key hash'}`",
@@ -99,7 +100,8 @@ def model_card(summary: dict[str, Any]) -> str:
     ]
     base, final = s["untrained"], s["final"]
     if base:
-        lines.append(f"| untrained, same architecture and seed (step 0) | {base['loss']:.4f} | {base['accuracy']:.4f} |")
+        lines.append(f"| untrained, same architecture and seed (step 0) | {base['loss']:.4f} "
+                     f"| {base['accuracy']:.4f} |")
     lines.append(f"| this encoder (step {final['step']}) | {final['loss']:.4f} | {final['accuracy']:.4f} |")
     lines += ["", "![loss curve](loss_curve.png)", "", "## Reproduce", "", "```bash", s["command"], "```", "",
               "```yaml", s["config_yaml"].rstrip(), "```", "", "## Use", "", "```python", "import sciptm",

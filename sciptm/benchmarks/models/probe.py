@@ -24,6 +24,8 @@ from sciptm.benchmarks.taskdata import TaskData
 #: ridge penalties searched by generalised cross-validation on the training rows
 ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
 PROBE_SUFFIX = ":probe"
+#: sparse feature matrices up to this many cells (about 1.6 GB as float64) are made dense before RidgeCV
+DENSE_LIMIT = 200_000_000
 _CLASSIFICATION = ("binary", "multitask-binary", "multiclass")
 
 #: (encoder spec, seed, pooling) -> {text: vector}; shared by every task of a process (e.g. the five GB1 splits)
@@ -36,7 +38,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple[float, ...] = ALPHAS) -> np.ndarray:
+def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple[float, ...] = ALPHAS,
+                      info: dict[str, Any] | None = None) -> np.ndarray:
     """Fit ``RidgeCV`` (regression) or ``RidgeClassifierCV`` (classification) on ``X[data.train]`` and predict
     ``X[data.test]``, one model per target column on its labelled rows.
 
@@ -48,15 +51,23 @@ def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple
     ----------
     data: the task (``X`` rows follow ``data.texts``).
     X: ``N x F`` features, dense or scipy sparse.
+    alphas: penalties to search.
+    info: if given, receives ``alpha`` (the chosen penalty per target) and ``n_features``.
 
     Returns
     -------
     Test predictions: ``[N_test]`` (one target), ``N_test x T`` (multitask) or ``N_test x C`` (multiclass).
     """
+    if sp.issparse(X) and X.shape[0] * X.shape[1] <= DENSE_LIMIT:
+        X = X.toarray()  # sklearn's dense (SVD) leave-one-out path is far faster than its sparse one
     X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     Xtr, Xte = X[data.train], X[data.test]
     y = data.y[data.train]
     cols = []
+    chosen: list[float] = []
+    if info is not None:
+        info["n_features"] = int(X.shape[1])
+        info["alpha"] = chosen
     for t in range(y.shape[1]):
         keep = ~np.isnan(y[:, t])
         labels = y[keep, t]
@@ -68,6 +79,7 @@ def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple
                 cols.append(np.full(len(data.test), float(classes[0])))
                 continue
             est = RidgeClassifierCV(alphas=alphas).fit(Xtr[keep], labels.astype(int))
+            chosen.append(float(est.alpha_))
             score = est.decision_function(Xte)
             if data.task_type == "multiclass":
                 n_classes = int(np.nanmax(data.y[:, 0])) + 1
@@ -77,6 +89,7 @@ def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple
             cols.append(1.0 / (1.0 + np.exp(-score)))
         else:
             est = RidgeCV(alphas=alphas).fit(Xtr[keep], labels)
+            chosen.append(float(est.alpha_))
             cols.append(np.asarray(est.predict(Xte), dtype=float).reshape(-1))
     pred = np.stack(cols, axis=1)
     return pred[:, 0] if data.single else pred
@@ -142,7 +155,9 @@ class EmbeddingProbe:
         scaler = StandardScaler().fit(X[data.train])
         Xs = np.nan_to_num(scaler.transform(X))
         alphas = tuple(float(a) for a in self.options.get("alphas", ALPHAS))
-        return ridge_fit_predict(data, Xs, alphas)
+        self.info_: dict[str, Any] = {"encoder": self.base, "pooling": self.options.get("pooling", "mean"),
+                                      "frozen": True}
+        return ridge_fit_predict(data, Xs, alphas, self.info_)
 
 
 __all__ = ["ALPHAS", "EmbeddingProbe", "cached_embeddings", "probe_encoder", "ridge_fit_predict"]

@@ -110,10 +110,12 @@ class OneHotRidge:
     def features(self, data: TaskData) -> np.ndarray | sp.csr_matrix:
         length = aligned_length(data)
         if length > int(self.options.get("max_length", 512)):
+            self.info_["features"] = "composition"
             key = "composition"
             if key not in data.cache:
                 data.cache[key] = composition(data.texts)
             return data.cache[key]
+        self.info_["features"] = f"onehot-{length}"
         key = f"onehot-idx-{length}"
         if key not in data.cache:
             data.cache[key] = encode_indices(data.texts, length)
@@ -121,7 +123,8 @@ class OneHotRidge:
 
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
         alphas = tuple(float(a) for a in self.options.get("alphas", ALPHAS))
-        return ridge_fit_predict(data, self.features(data), alphas)
+        self.info_: dict[str, Any] = {}
+        return ridge_fit_predict(data, self.features(data), alphas, self.info_)
 
 
 class FlipCNN(nn.Module):
@@ -230,7 +233,7 @@ class OneHotCNN:
                     outs.append(out)
             return total / max(len(rows), 1), torch.cat(outs).numpy()
 
-        best, best_state, waited = float("inf"), copy.deepcopy(model.state_dict()), 0
+        best, best_state, waited, _epoch = float("inf"), copy.deepcopy(model.state_dict()), 0, -1
         for _epoch in range(int(opt.get("epochs", 30))):
             model.train()
             order = rng.permutation(train)
@@ -247,6 +250,8 @@ class OneHotCNN:
                 if waited >= int(opt.get("patience", 5)):
                     break
         model.load_state_dict(best_state)
+        self.info_ = {"channels": model.conv.out_channels, "epochs_run": _epoch + 1, "best_valid_loss": best,
+                      "n_parameters": sum(p.numel() for p in model.parameters())}
         _, out = evaluate(np.asarray(data.test))
         if data.task_type == "multiclass":
             e = np.exp(out - out.max(axis=1, keepdims=True))
