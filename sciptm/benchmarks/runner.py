@@ -91,6 +91,7 @@ class Runner:
         self.domain = get_domain(self.field.domain)
         self._domains: dict[str, Any] = {}
         self.failures: list[dict[str, Any]] = []
+        self.compute = True
 
     # ------------------------------------------------------------------ data + splits
     def domain_for(self, ds: Any) -> Any:
@@ -226,7 +227,7 @@ class Runner:
                 for model in models:
                     next(bar, None)
                     path = self.run_file(ds.name, model, seed)
-                    if path.exists():
+                    if path.exists() or not self.compute:
                         continue
                     if data is None:
                         data = self.task_data(ds, texts, valid, split)
@@ -316,12 +317,14 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
         split: str | None = None, seeds: Sequence[int] = (0,), out: str | Path = "results", quick: bool = False,
         model_options: dict[str, dict[str, Any]] | None = None, sizes: Sequence[float] | None = None,
         input: str | None = None, targets: Sequence[str] | None = None, task_type: str | None = None,
-        progress: bool = True, command: str | None = None, report: bool = True):
+        progress: bool = True, command: str | None = None, report: bool = True, collect_only: bool = False):
     """Run a benchmark grid and return :class:`sciptm.reports.BenchmarkResults`.
 
     ``quick=True`` uses the field's quick tasks/models, one seed and few epochs (the README's job).
     A CSV path in ``tasks`` is a user's dataset (``input``, ``targets`` and ``task_type`` then required).
     ``model_options`` maps a model name (or ``"default"``) to its options (epochs, lr, features...).
+    ``collect_only=True`` computes nothing: it gathers the finished result files (missing ones are listed
+    in ``results.json["missing"]``) and builds the report.
     """
     fld = FIELDS.get(field)
     if quick:
@@ -330,6 +333,7 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
         seeds = seeds[:1]
         model_options = {"default": dict(fld.quick_options), **(model_options or {})}
     runner = Runner(field, out, split, sizes, model_options, progress)
+    runner.compute = not collect_only
     csv_options = {"input": input, "targets": targets, "task_type": task_type} if input or targets or task_type else {}
     path = runner.run(list(tasks or fld.tasks), list(models or fld.models), list(seeds), command, csv_options)
     from sciptm.reports import BenchmarkResults, build_report

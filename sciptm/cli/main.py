@@ -71,6 +71,7 @@ def bench(
     targets: Annotated[str | None, typer.Option(help="target columns of a CSV task")] = None,
     task_type: Annotated[str | None, typer.Option(help="task type of a CSV task")] = None,
     report: Annotated[bool, typer.Option(help="build report.md/report.html at the end")] = True,
+    collect_only: Annotated[bool, typer.Option(help="compute nothing; gather finished results")] = False,
 ) -> None:
     """Run a benchmark grid (tasks x models x seeds), resumable; writes results.json and a report."""
     from sciptm.benchmarks import run
@@ -88,7 +89,7 @@ def bench(
     Path(resolved["out"]).mkdir(parents=True, exist_ok=True)
     (Path(resolved["out"]) / "config.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     command = "sciptm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = run(command=command, report=report, **resolved)
+    result = run(command=command, report=report, collect_only=collect_only, **resolved)
     typer.echo(result.table().to_string())
     if report:
         typer.echo(f"report: {Path(resolved['out']) / 'report.html'}")
