@@ -144,13 +144,16 @@ def test_probe_embeds_once_and_fits(grb2):
 def test_cluster_split_keeps_clusters_whole_and_is_deterministic(stability, method):
     if method == "mmseqs" and not mmseqs_available():
         pytest.skip("mmseqs not installed (apt-get install mmseqs2)")
+    import sciptm.splits_protein as sp_mod
+
     seqs = stability + stability[:20]  # exact duplicates must land with their originals
-    labels = cluster_sequences(seqs, identity=0.5, method=method)
+    sp_mod._CLUSTER_CACHE.clear()
+    s1 = cluster_split(seqs, identity=0.5, seed=0, method=method)
+    labels = sp_mod._CLUSTER_CACHE.popitem()[1][0]  # recomputed below: determinism of the clustering itself
+    s2 = cluster_split(seqs, identity=0.5, seed=0, method=method)
+    s3 = cluster_split(seqs, identity=0.5, seed=1, method=method)  # same clusters (cached), other shuffle
     assert (labels[:20] == labels[-20:]).all()
     assert 1 < labels.max() + 1 < len(seqs)
-    s1 = cluster_split(seqs, identity=0.5, seed=0, method=method)
-    s2 = cluster_split(seqs, identity=0.5, seed=0, method=method)
-    s3 = cluster_split(seqs, identity=0.5, seed=1, method=method)
     assert s1.hash == s2.hash and s1.hash != s3.hash
     for s in (s1, s3):
         part = s.labels()
@@ -160,10 +163,14 @@ def test_cluster_split_keeps_clusters_whole_and_is_deterministic(stability, meth
     assert s1.params["clustering"] == method
 
 
-def test_cluster_split_registered_uses_sequences(stability):
+def test_cluster_split_registered_uses_sequences(stability, monkeypatch):
+    import sciptm.protein.clustering as clustering
+
+    monkeypatch.setattr(clustering, "mmseqs_available", lambda: False)  # the fallback path, whatever is installed
     assert {"cluster", "cluster30", "cluster90"} <= set(SPLITTERS)
     split = make_split("cluster90", smiles=stability, seed=0)
     assert split.method == "cluster90" and split.params["identity"] == 0.9
+    assert split.params["clustering"] == "greedy"
     assert split.sizes["train"] + split.sizes["valid"] + split.sizes["test"] == len(stability)
 
 

@@ -30,12 +30,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from pymatgen.core import Composition, Element
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from tokenizers import pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from sciptm.domains.crystal.symmetry import COORD_BINS, CanonicalCell, wyckoff_multiplicities
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+from sciptm.domains.wordlevel import SPECIAL_TOKENS, wordlevel_tokenizer
 LENGTH_RANGE = (1.0, 60.0)  # Å, 0.1 Å bins
 MAX_INT_AMOUNT = 99
 _WYCKOFF = re.compile(r"^(\d+)([a-zA-Z])$")
@@ -188,26 +188,7 @@ def build_tokenizer(vocab: Sequence[str] | None = None, model_max_length: int = 
     ['[CLS]', 'SG_225', 'a_5.6', 'Na', '4a', 'Cl', '4b', '[SEP]']
     """
     vocab = list(vocab) if vocab is not None else list(default_vocab())
-    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
-    if missing:
-        raise ValueError(f"vocabulary lacks special tokens {missing}")
-    ids = {tok: i for i, tok in enumerate(vocab)}
-    core = Tokenizer(models.WordLevel(ids, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    core.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=model_max_length,
-    )
+    return wordlevel_tokenizer(vocab, pre_tokenizers.WhitespaceSplit(), model_max_length)
 
 
 __all__ = [

@@ -12,13 +12,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
-from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+from tokenizers import Regex, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
+
+from sciptm.domains.wordlevel import SPECIAL_TOKENS, wordlevel_tokenizer
 
 SMILES_REGEX = (
     r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|%[0-9]{2}|[0-9])"
 )
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _PATTERN = re.compile(SMILES_REGEX)
 
 
@@ -61,23 +62,4 @@ def build_tokenizer(vocab: Sequence[str] | None = None, model_max_length: int = 
     ['[CLS]', 'C', 'Br', '[SEP]']
     """
     vocab = list(vocab) if vocab is not None else default_vocab()
-    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
-    if missing:
-        raise ValueError(f"vocabulary lacks special tokens {missing}")
-    ids = {tok: i for i, tok in enumerate(vocab)}
-    core = Tokenizer(models.WordLevel(ids, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Split(Regex(SMILES_REGEX), behavior="isolated")
-    core.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=model_max_length,
-    )
+    return wordlevel_tokenizer(vocab, pre_tokenizers.Split(Regex(SMILES_REGEX), behavior="isolated"), model_max_length)
