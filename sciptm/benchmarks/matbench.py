@@ -29,7 +29,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ def submission_dict(results_dir: str | Path, model: str, tasks: Sequence[str],
     user = {"algorithm": f"sciptm {model}", "left_out": left_out, **(metadata or {})}
     d = {"@module": "matbench.bench", "@class": "MatbenchBenchmark", "version": MATBENCH_VERSION,
          "tasks": _immutify(out_tasks), "user_metadata": user, "benchmark_name": BENCHMARK,
-         "datestamp": datetime.now(timezone.utc).strftime("%Y.%m.%d %H:%M.%S")}
+         "datestamp": datetime.now(UTC).strftime("%Y.%m.%d %H:%M.%S")}
     d["hash"] = matbench_hash(d)
     return d
 

@@ -131,7 +131,11 @@ def score_table(summary: pd.DataFrame) -> ScoreTable:
         means = sel["mean"].astype(float).to_numpy()
         finite = means[np.isfinite(means)]
         best = (finite.max() if greater[task] else finite.min()) if finite.size else math.nan
+        most = int(summary["n_seeds"].max())
         for row in sel.itertuples(index=False):
             is_best = bool(np.isfinite(row.mean) and np.isclose(row.mean, best, rtol=1e-12, atol=0.0))
-            cells[(task, str(row.model))] = Cell(format_mean_std(row.mean, row.std), is_best, int(row.n_seeds))
+            text = format_mean_std(row.mean, row.std) if row.n_seeds > 1 else format_mean_std(row.mean, math.nan)
+            if row.n_seeds < most:  # a partial cell says how many seeds it holds
+                text += f" (n={int(row.n_seeds)})"
+            cells[(task, str(row.model))] = Cell(text, is_best, int(row.n_seeds))
     return ScoreTable(tasks, models, metrics, greater, cells)

@@ -104,7 +104,7 @@ class CompositionRF:
         forest = self._forest(classify, int(self.options.get("n_estimators", 500)), seed, oob=False, **best)
         forest.fit(Xtr, y)
         self.info_ = {"tuned_on": "out-of-bag score on the training rows", "metric": data.metric, "chosen": best,
-                      "oob_scores": scores, "n_fit_rows": int(len(y)), "n_features": int(X.shape[1])}
+                      "oob_scores": scores, "n_fit_rows": len(y), "n_features": int(X.shape[1])}
         return forest.predict_proba(Xte)[:, 1] if classify else forest.predict(Xte)
 
     def tune(self, X: np.ndarray, y: np.ndarray, classify: bool, metric: str,

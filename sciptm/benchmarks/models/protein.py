@@ -199,7 +199,7 @@ class OneHotCNN:
         train, valid = np.asarray(data.train), np.asarray(data.valid)
         if len(valid) == 0:  # hold out a seeded 10% of train for early stopping
             perm = rng.permutation(train)
-            n_valid = max(1, int(round(0.1 * len(train))))
+            n_valid = max(1, round(0.1 * len(train)))
             train, valid = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
         y = data.y.astype(np.float32).copy()
         regression = data.task_type in ("regression", "multitask-regression")
@@ -266,5 +266,5 @@ class OneHotCNN:
 MODELS.add("onehot-ridge", OneHotRidge)
 MODELS.add("onehot-cnn", OneHotCNN)
 
-__all__ = ["AMINO_ACIDS", "FlipCNN", "OneHotCNN", "OneHotRidge", "SYMBOLS", "composition", "encode_indices",
+__all__ = ["AMINO_ACIDS", "SYMBOLS", "FlipCNN", "OneHotCNN", "OneHotRidge", "composition", "encode_indices",
            "onehot_matrix"]

@@ -75,7 +75,9 @@ def wyckoff_multiplicities() -> dict[int, dict[str, int]]:
     import json
     from importlib import resources
 
-    path = resources.files("pymatgen.analysis.prototypes").joinpath("wyckoff-position-multiplicities.json.gz")
+    # the data folder is located without importing pymatgen.analysis.prototypes, whose import parses the
+    # whole AFLOW prototype library (288 structures, seconds)
+    path = resources.files("pymatgen.analysis").joinpath("prototypes").joinpath("wyckoff-position-multiplicities.json.gz")
     with path.open("rb") as fh, gzip.open(fh, "rt") as text:
         raw = json.load(text)
     return {int(sg): dict(v) for sg, v in raw.items() if int(sg) > 0}
