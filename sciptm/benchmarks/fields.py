@@ -34,6 +34,7 @@ FIELDS.add("chem", Field(
     name="chem", domain="smiles",
     tasks=("esol", "freesolv", "lipo", "bbbp", "bace", "clintox", "tox21", "sider", "hiv"),
     models=("mean", "ecfp-rf", "rdkit2d-rf", "tiny"), split="scaffold_balanced",
-    quick_tasks=("esol", "bbbp"), quick_models=("mean", "ecfp-rf", "sciptm/smiles-small"),
+    # quick: the shipped pretrained encoder as a linear probe (embed once, ridge), fast on a laptop CPU
+    quick_tasks=("esol", "bbbp"), quick_models=("mean", "ecfp-rf", "sciptm/smiles-small:probe"),
     quick_options={"epochs": 15, "patience": 5},
 ))

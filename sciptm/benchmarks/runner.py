@@ -329,7 +329,7 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
     fld = FIELDS.get(field)
     if quick:
         tasks = tasks or list(fld.quick_tasks)
-        models = models or [m if _available(m) else "tiny" for m in fld.quick_models]
+        models = models or [m if _available(m) else m.replace(m.split(":")[0], "tiny") for m in fld.quick_models]
         seeds = seeds[:1]
         model_options = {"default": dict(fld.quick_options), **(model_options or {})}
     runner = Runner(field, out, split, sizes, model_options, progress)
@@ -345,8 +345,9 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
 
 def _available(model: str) -> bool:
     """False for a shipped encoder missing from this build (the quick list then uses ``tiny``)."""
-    if model.startswith("sciptm/"):
+    base = model.split(":")[0].split("+")[0]
+    if base.startswith("sciptm/"):
         from sciptm.encoders.hub import SHIPPED
 
-        return model in SHIPPED
+        return base in SHIPPED
     return True
