@@ -195,7 +195,7 @@ class Runner:
             "target_names": data.target_names, "n_train": int(len(data.train)), "n_valid": int(len(data.valid)),
             "n_test": int(len(data.test)), "n_invalid_inputs": n_invalid, "split_hash": split.hash,
             "data_sha256": ds.data_sha256, "protocol": protocol_id(self.split, self.sizes, ds),
-            "seconds": round(seconds, 3),
+            "seconds": round(seconds, 3), "device": _device(),
         }
         info = getattr(model, "info_", None)  # e.g. hyperparameters a baseline tuned on the training rows
         if info:
@@ -290,6 +290,14 @@ class Runner:
         path = self.out / "results.json"
         _write_json_atomic(path, result)
         return path
+
+
+def _device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu x{os.cpu_count()}"
 
 
 def _task_name(task: str) -> str:
