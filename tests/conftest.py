@@ -32,6 +32,14 @@ def mirror() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def chem_dir(mirror: Path) -> Path:
+    """The mirror's chem folder; skips when absent."""
+    if not (mirror / "chem").is_dir():
+        pytest.skip(f"no chem folder in the data mirror {mirror}")
+    return mirror / "chem"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread() -> Iterator[None]:
     """One intra-op thread: on small shared CPUs torch's thread pool oversubscribes the cores and

@@ -19,14 +19,6 @@ RDLogger.DisableLog("rdApp.*")
 
 
 @pytest.fixture(scope="module")
-def chem_dir(mirror: Path) -> Path:
-    """The mirror's chem folder (``mirror`` comes from tests/conftest.py and skips when absent)."""
-    if not (mirror / "chem").is_dir():
-        pytest.skip(f"no chem folder in the data mirror {mirror}")
-    return mirror / "chem"
-
-
-@pytest.fixture(scope="module")
 def bbbp(chem_dir: Path) -> pd.DataFrame:
     return pd.read_csv(chem_dir / "BBBP.csv")
 

@@ -284,12 +284,20 @@ class Runner:
             "rows": rows, "summary": summary, "splits": splits_meta, "environment": environment(),
             "missing": missing, "failures": self.failures,
             "protocol": {"id": first.get("protocol"), "split": self.split, "sizes": list(self.sizes),
-                         "description": f"{self.split} split {'/'.join(str(round(s * 100)) for s in self.sizes)}, "
-                                        f"seeds {list(seeds)}; invalid inputs removed after splitting"},
+                         "description": _protocol_text(self.split, self.sizes, seeds)},
         }
         path = self.out / "results.json"
         _write_json_atomic(path, result)
         return path
+
+
+def _protocol_text(split: str, sizes: Sequence[float], seeds: Sequence[int]) -> str:
+    if split in ("predefined", "official"):
+        return f"the datasets' own splits (official folds: seed k = fold k), seeds/folds {list(seeds)}"
+    if split in ("kfold", "stratified_kfold"):
+        return f"{split} (5 folds, seed k = fold k), folds {list(seeds)}; invalid inputs removed after splitting"
+    parts = "/".join(str(round(s * 100)) for s in sizes)
+    return f"{split} split {parts}, seeds {list(seeds)}; invalid inputs removed after splitting"
 
 
 def _device() -> str:

@@ -166,6 +166,7 @@ def matbench_leaderboard(mirror: str | Path | None = None, *, top: int = 5) -> l
         return []
     verify_file(path, (LEADERBOARD_SHA256,))
     df = pd.read_csv(path)
+    df["metric"] = df["metric"].replace({"rocauc": "roc_auc"})  # the leaderboard's spelling -> sciptm's
     protocol_text = next(r.protocol_text for r in load_references() if r.protocol == MATBENCH_PROTOCOL)
     out: list[Reference] = []
     for task, group in df.groupby("task", sort=True):
@@ -175,7 +176,10 @@ def matbench_leaderboard(mirror: str | Path | None = None, *, top: int = 5) -> l
         for row in keep.drop_duplicates("algorithm").itertuples(index=False):
             out.append(Reference(field="materials", task=str(task), model=str(row.algorithm), metric=str(row.metric),
                                  value=float(row.mean), std=float(row.std), protocol=MATBENCH_PROTOCOL,
-                                 protocol_text=protocol_text, source=LEADERBOARD_SOURCE, note="mean +- std over 5 folds"))
+                                 protocol_text=protocol_text, source=LEADERBOARD_SOURCE,
+                                 note="mean +- std over 5 folds" + (
+                                     "; models that submitted labels score balanced accuracy here"
+                                     if row.metric == "roc_auc" else "")))
     return out
 
 
