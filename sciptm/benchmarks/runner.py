@@ -115,14 +115,9 @@ class Runner:
             print(f"  {ds.name}: {int(prepared.valid.sum())}/{prepared.n_total} inputs valid "
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
             return prepared.texts, prepared.valid, prepared.invalid
-        if domain is not self.domain:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SkippedInputWarning)
-                prepared = domain.prepare(ds.inputs.reset_index(drop=True), errors="skip")
-            return prepared.texts, prepared.valid, prepared.invalid
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # the invalid rows are counted in results.json instead
             warnings.simplefilter("ignore", SkippedInputWarning)
-            prepared = self.domain.prepare(ds.inputs.reset_index(drop=True), errors="skip")
+            prepared = domain.prepare(ds.inputs.reset_index(drop=True), errors="skip")
         return prepared.texts, prepared.valid, prepared.invalid
 
     def make_split(self, ds: Any, seed: int) -> Split:
