@@ -190,6 +190,17 @@ def _check_keys(where: str, raw: dict[str, Any], allowed: set[str], what: str) -
         raise _fail(where, f"unknown {what} key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
+def _sub_mapping(where: str, raw: dict[str, Any], key: str, allowed: set[str], what: str, shape: str) -> dict | None:
+    """``raw[key]`` checked to be a mapping with only ``allowed`` keys, or ``None`` when absent."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _fail(where, f"'{what}' must be {shape}")
+    _check_keys(where, value, allowed, what)
+    return value
+
+
 def _str_list(where: str, value: Any, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -240,12 +251,9 @@ def _parse_split(where: str, raw: Any) -> SplitInfo:
     for key in ("recommended", "source"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise _fail(where, f"split needs a non-empty {key!r}")
-    pre_raw = raw.get("predefined")
+    pre_raw = _sub_mapping(where, raw, "predefined", _PREDEFINED_KEYS, "split.predefined", "a mapping")
     predefined = None
     if pre_raw is not None:
-        if not isinstance(pre_raw, dict):
-            raise _fail(where, "'split.predefined' must be a mapping")
-        _check_keys(where, pre_raw, _PREDEFINED_KEYS, "split.predefined")
         kind = pre_raw.get("kind")
         if kind not in SPLIT_KINDS:
             raise _fail(where, f"split.predefined.kind must be one of {SPLIT_KINDS}, got {kind!r}")
@@ -324,12 +332,10 @@ def parse_card(raw: dict[str, Any], *, path: Path | None = None, folder: str | N
         raise _fail(where, "split kind 'files' needs 'split: train|valid|test' on every data file")
     if pre is not None and pre.kind == "folds" and not any(f.role == "folds" for f in files):
         raise _fail(where, "split kind 'folds' needs a file with 'role: folds'")
-    invalid = raw.get("invalid_rows")
+    invalid = _sub_mapping(where, raw, "invalid_rows", _INVALID_KEYS, "invalid_rows",
+                           "a mapping with 'indices' and 'reason'")
     invalid_rows = None
     if invalid is not None:
-        if not isinstance(invalid, dict):
-            raise _fail(where, "'invalid_rows' must be a mapping with 'indices' and 'reason'")
-        _check_keys(where, invalid, _INVALID_KEYS, "invalid_rows")
         idx = invalid.get("indices") or []
         if not all(isinstance(i, int) and i >= 0 for i in idx):
             raise _fail(where, f"invalid_rows.indices must be non-negative integers, got {idx!r}")
