@@ -110,6 +110,17 @@ def test_shipped_smiles_encoder_loads_and_recovers_masked_tokens() -> None:
     assert accuracy > 0.6, accuracy  # an untrained model of this shape scores about 0.002
 
 
+def test_random_init_control_keeps_shape_and_tokenizer_but_not_weights() -> None:
+    pre = sciptm.Encoder.from_pretrained("sciptm/smiles-small")
+    ctrl = sciptm.Encoder.from_pretrained("sciptm/smiles-small", random_init=True, seed=3)
+    again = sciptm.Encoder.from_pretrained("sciptm/smiles-small", random_init=True, seed=3)
+    assert ctrl.n_parameters() == pre.n_parameters() and ctrl.tokenizer.get_vocab() == pre.tokenizer.get_vocab()
+    assert type(ctrl.model) is type(pre.model) and ctrl.domain.to_config() == pre.domain.to_config()
+    X_pre, X_ctrl = pre.embed(SMILES), ctrl.embed(SMILES)
+    assert np.abs(X_pre - X_ctrl).max() > 0.1  # fresh weights
+    np.testing.assert_array_equal(X_ctrl, again.embed(SMILES))  # seeded
+
+
 def test_unknown_names_list_known_ones() -> None:
     with pytest.raises(KeyError, match="known: .*smiles"):
         sciptm.Encoder.from_config(domain="smile")

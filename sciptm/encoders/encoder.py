@@ -114,12 +114,19 @@ class Encoder:
         return cls(model, tokenizer, dom, pooling)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, pooling: Pooling | None = None, **hf_kwargs: Any) -> Encoder:
+    def from_pretrained(cls, name_or_path: str | Path, pooling: Pooling | None = None, random_init: bool = False,
+                        seed: int | None = 0, **hf_kwargs: Any) -> Encoder:
         """Open a saved encoder: a shipped short name (``"sciptm/smiles-small"``), a local
         ``save_pretrained`` folder, or a Hugging Face hub id (needs internet).
 
         Folders without sciptm metadata (e.g. a published ESM-2 or ChemBERTa checkpoint) get their
         domain from the model type: ``esm`` -> protein, otherwise SMILES.
+
+        ``random_init=True`` keeps the architecture, tokenizer and domain but draws fresh weights
+        (seeded by ``seed``): the "same model, untrained" control for measuring what pretraining buys.
+
+        >>> enc = Encoder.from_pretrained("sciptm/smiles-small")                       # doctest: +SKIP
+        >>> ctrl = Encoder.from_pretrained("sciptm/smiles-small", random_init=True)   # doctest: +SKIP
         """
         path = resolve_name(name_or_path)
         config = AutoConfig.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
@@ -134,7 +141,12 @@ class Encoder:
             from transformers import AutoModel as Loader
         # weights may be stored in fp16 (shipped checkpoints); compute in fp32 unless asked otherwise
         hf_kwargs.setdefault("dtype", torch.float32)
-        model = Loader.from_pretrained(path, config=config, **hf_kwargs)
+        if random_init:
+            if seed is not None:
+                torch.manual_seed(seed)
+            model = Loader.from_config(config, dtype=hf_kwargs["dtype"])
+        else:
+            model = Loader.from_pretrained(path, config=config, **hf_kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
         return cls(model, tokenizer, domain, pooling or meta.get("pooling", "mean"))
 

@@ -16,6 +16,8 @@ _MODEL_KEYS = {"features", "head_hidden", "dropout", "architecture", "pooling", 
 class EncoderModel:
     """``tiny``/``small``/``base`` build a randomly initialised encoder of the task's domain; any other
     name is opened with :meth:`Encoder.from_pretrained` (a folder, a shipped short name, a hub id).
+    A ``@random`` suffix (``sciptm/smiles-small@random``) keeps that encoder's architecture and tokenizer
+    with fresh seeded weights: the control for "does pretraining pay".
 
     Options (from the benchmark's YAML config): ``features`` (side-features), ``head_hidden``, ``dropout``,
     ``architecture`` (for random init), ``valid_fraction`` (default 0.1: when the split has no validation
@@ -31,6 +33,8 @@ class EncoderModel:
         self.options = dict(options)
         if "+" in spec:  # e.g. "tiny+rdkit2d": the side-feature set in the name
             self.options.setdefault("features", spec.split("+", 1)[1])
+        self.random_init = base.endswith("@random")
+        base = base.removesuffix("@random")
         self.base = base
         if base not in SIZES and not Path(base).exists() and not base.startswith("sciptm/") and "/" not in base:
             raise ValueError(f"unknown model {spec!r}: not a registered baseline, a size ({', '.join(SIZES)}), "
@@ -40,7 +44,7 @@ class EncoderModel:
         if self.base in SIZES:
             return Encoder.from_config(domain=domain, size=self.base, architecture=self.options.get("architecture"),
                                        seed=seed, pooling=self.options.get("pooling", "mean"))
-        return Encoder.from_pretrained(self.base)
+        return Encoder.from_pretrained(self.base, random_init=self.random_init, seed=seed)
 
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
         from sciptm.predictor import PropertyPredictor

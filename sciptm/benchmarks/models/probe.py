@@ -97,11 +97,14 @@ def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple
 
 def probe_encoder(spec: str, domain: str, seed: int, pooling: str = "mean"):
     """The frozen encoder a probe reads: ``tiny``/``small``/``base`` = random init with ``seed``; any other
-    ``spec`` (a folder, ``sciptm/protein-small``, a hub id) is opened with :meth:`Encoder.from_pretrained`."""
+    ``spec`` (a folder, ``sciptm/protein-small``, a hub id) is opened with :meth:`Encoder.from_pretrained`;
+    a ``@random`` suffix keeps that encoder's architecture with fresh weights drawn with ``seed``."""
     from sciptm.encoders import SIZES, Encoder
 
     if spec in SIZES:
         return Encoder.from_config(domain=domain, size=spec, seed=seed, pooling=pooling)
+    if spec.endswith("@random"):
+        return Encoder.from_pretrained(spec.removesuffix("@random"), pooling=pooling, random_init=True, seed=seed)
     return Encoder.from_pretrained(spec, pooling=pooling)
 
 
@@ -113,7 +116,7 @@ def cached_embeddings(spec: str, texts: list[str], domain: str, seed: int, pooli
     """
     from sciptm.encoders import SIZES
 
-    key = (spec, seed if spec in SIZES else -1, pooling)
+    key = (spec, seed if spec in SIZES or spec.endswith("@random") else -1, pooling)
     store = _EMBEDDINGS.setdefault(key, {})
     todo = list(dict.fromkeys(t for t in texts if t not in store))
     if todo:
