@@ -220,6 +220,17 @@ def test_composition_recovered_from_structure_text(domain, phonons) -> None:
         assert comp.reduced_formula == s.composition.reduced_formula
 
 
+def test_composition_view_augmentation_matches_composition_kind(domain, phonons) -> None:
+    """Pretraining's composition view of a structure text is exactly what kind="composition" writes."""
+    comp = CrystalDomain(kind="composition")
+    rng = np.random.default_rng(0)
+    for s in phonons:
+        text = domain.to_text(s)
+        assert domain.augment(text, rng) == comp.to_text(s.composition)
+        assert comp.is_token_text(domain.augment(text, rng))
+    assert domain.with_kind("composition").to_config() == comp.to_config()
+
+
 # -------------------------------------------------------------------------------------- features
 def test_magpie_features(domain, phonons) -> None:
     names = feature_names()

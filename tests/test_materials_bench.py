@@ -162,6 +162,21 @@ def test_encoder_carves_validation_from_training_fold(mirror: Path, tmp_path: Pa
     assert pred.shape == (len(data.test),) and np.isfinite(pred).all()
 
 
+def test_structure_encoder_reads_composition_tasks(mirror: Path, tmp_path: Path) -> None:
+    """A crystal encoder saved with kind=structure is switched to the task's kind (shared vocabulary)."""
+    from sciptm.encoders import Encoder
+
+    Encoder.from_config(domain="crystal", size="tiny", seed=0).save_pretrained(tmp_path / "enc")
+    ds = sd.load(STEELS, progress=False)
+    runner = Runner("materials", tmp_path / "out")
+    texts, valid, _ = runner.prepare(ds)
+    data = runner.task_data(ds, texts, valid, runner.make_split(ds, 0))
+    assert data.domain_config["kind"] == "composition"
+    for name in (f"{tmp_path / 'enc'}:probe", str(tmp_path / "enc")):
+        pred = build_model(name, {"epochs": 1, "batch_size": 64}).fit_predict(data, 0)
+        assert pred.shape == (len(data.test),) and np.isfinite(pred).all()
+
+
 def test_crystal_token_text_is_accepted_again() -> None:
     nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     structure, composition = CrystalDomain(), CrystalDomain(kind="composition")

@@ -52,9 +52,7 @@ class EncoderModel:
         enc = self.encoder(data.domain_config or data.domain, seed)
         if enc.domain.name != data.domain:
             raise ValueError(f"encoder {self.spec!r} is a {enc.domain.name} encoder; task {data.name!r} is {data.domain}")
-        kind, wanted = enc.domain.to_config().get("kind"), data.domain_config.get("kind")
-        if kind != wanted:  # e.g. a composition encoder on a structure task
-            raise ValueError(f"encoder {self.spec!r} reads {kind} inputs; task {data.name!r} has {wanted} inputs")
+        enc.domain = match_kind(enc.domain, data.domain_config, self.spec, data.name)
         head = {k: v for k, v in self.options.items() if k in _MODEL_KEYS - {"architecture", "pooling", "valid_fraction"}}
         trainer = {k: v for k, v in self.options.items() if k not in _MODEL_KEYS}
         trainer["seed"] = seed
@@ -72,3 +70,18 @@ class EncoderModel:
         if data.task_type in ("regression", "multitask-regression"):
             return model.predict(X_te)
         return model.predict_proba(X_te)
+
+
+def match_kind(domain: Any, task_domain: dict[str, Any], spec: str, task: str) -> Any:
+    """The encoder's domain set to the task's input kind.
+
+    Crystal encoders read both kinds (structure and composition texts share one vocabulary, and
+    pretraining shows composition views), so a structure encoder runs a composition task; any other
+    kind mismatch is an error.
+    """
+    kind, wanted = domain.to_config().get("kind"), task_domain.get("kind")
+    if kind == wanted:
+        return domain
+    if hasattr(domain, "with_kind") and wanted is not None:
+        return domain.with_kind(wanted)
+    raise ValueError(f"encoder {spec!r} reads {kind} inputs; task {task!r} has {wanted} inputs")

@@ -95,7 +95,7 @@ def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple
     return pred[:, 0] if data.single else pred
 
 
-def probe_encoder(spec: str, domain: str, seed: int, pooling: str = "mean"):
+def probe_encoder(spec: str, domain: str | dict[str, Any], seed: int, pooling: str = "mean"):
     """The frozen encoder a probe reads: ``tiny``/``small``/``base`` = random init with ``seed``; any other
     ``spec`` (a folder, ``sciptm/protein-small``, a hub id) is opened with :meth:`Encoder.from_pretrained`;
     a ``@random`` suffix keeps that encoder's architecture with fresh weights drawn with ``seed``."""
@@ -108,21 +108,26 @@ def probe_encoder(spec: str, domain: str, seed: int, pooling: str = "mean"):
     return Encoder.from_pretrained(spec, pooling=pooling)
 
 
-def cached_embeddings(spec: str, texts: list[str], domain: str, seed: int, pooling: str = "mean",
+def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any], seed: int, pooling: str = "mean",
                       batch_size: int = 256, max_tokens: int = 16384, progress: bool | None = None) -> np.ndarray:
     """``N x d`` float32 embeddings of ``texts``, computing only texts not embedded before in this process.
 
     Random-init encoders depend on ``seed``; pretrained ones do not, so their cache key ignores it.
+    ``domain`` is the task's domain name or config (a crystal encoder is set to the task's input kind).
     """
+    from sciptm.benchmarks.models.encoder import match_kind
     from sciptm.encoders import SIZES
 
-    key = (spec, seed if spec in SIZES or spec.endswith("@random") else -1, pooling)
+    kind = domain.get("kind") if isinstance(domain, dict) else None
+    key = (spec, seed if spec in SIZES or spec.endswith("@random") else -1, pooling, kind)
     store = _EMBEDDINGS.setdefault(key, {})
     todo = list(dict.fromkeys(t for t in texts if t not in store))
     if todo:
-        enc = probe_encoder(spec, domain, seed, pooling)
-        if enc.domain.name != domain:
-            raise ValueError(f"encoder {spec!r} is a {enc.domain.name} encoder; the task is {domain}")
+        config = {"name": domain} if isinstance(domain, str) else dict(domain)
+        enc = probe_encoder(spec, config, seed, pooling)
+        if enc.domain.name != config["name"]:
+            raise ValueError(f"encoder {spec!r} is a {enc.domain.name} encoder; the task is {config['name']}")
+        enc.domain = match_kind(enc.domain, config, spec, "this task")
         vectors = enc.embed(todo, batch_size=batch_size, max_tokens=max_tokens, progress=progress, long="chunk")
         store.update(zip(todo, vectors))
     return np.stack([store[t] for t in texts]).astype(np.float32)
@@ -152,7 +157,7 @@ class EmbeddingProbe:
         key = f"{self.name}|seed{seed}"
         if key not in data.cache:
             data.cache[key] = cached_embeddings(
-                self.base, data.texts, data.domain, seed, self.options.get("pooling", "mean"),
+                self.base, data.texts, data.domain_config or data.domain, seed, self.options.get("pooling", "mean"),
                 int(self.options.get("batch_size", 256)), int(self.options.get("max_tokens", 16384)))
         X = data.cache[key]
         scaler = StandardScaler().fit(X[data.train])

@@ -24,6 +24,7 @@ from functools import lru_cache
 from multiprocessing import get_context
 from typing import Any, Literal
 
+import numpy as np
 from pymatgen.core import Structure
 
 from sciptm.domains import DOMAINS
@@ -196,6 +197,23 @@ class CrystalDomain(Domain):
                     elif r[0] is not None and isinstance(values[i], Structure):
                         self._remember(("h", adapter.structure_digest(values[i])), r[0])
         return out
+
+    def augment(self, text: str, rng: np.random.Generator) -> str:
+        """Pretraining view of a structure text: its reduced composition text (``'O n_3 Fe n_2'``).
+
+        Both kinds share one vocabulary, so an encoder pretrained with this view reads structure
+        and composition tasks alike. Composition texts are returned unchanged.
+
+        >>> CrystalDomain().augment("SG_225 a_5.6 Na 4a Cl 4b", np.random.default_rng(0))
+        'Na n_1 Cl n_1'
+        """
+        if not text.startswith("SG_"):
+            return text
+        return composition_text(composition_from_text(text).reduced_composition)
+
+    def with_kind(self, kind: Kind) -> CrystalDomain:
+        """The same settings with another input kind (``structure`` or ``composition``)."""
+        return self if kind == self.kind else CrystalDomain(**{**self.settings, "kind": kind})
 
     # ------------------------------------------------------------------ tokenizer
     def build_tokenizer(self, vocab: Sequence[str] | None = None):
