@@ -6,11 +6,12 @@
 (2, 128)
 """
 from sciptm import errors
+from sciptm.display import show_tokens
 from sciptm.encoders import Encoder, EncoderOutput
 
 __version__ = "0.1.0"
 
-__all__ = ["Encoder", "EncoderOutput", "PropertyPredictor", "errors", "__version__"]
+__all__ = ["Encoder", "EncoderOutput", "PropertyPredictor", "__version__", "errors", "show_tokens"]
 
 
 def __getattr__(name: str):  # lazy: heavy modules load on first use
@@ -18,4 +19,8 @@ def __getattr__(name: str):  # lazy: heavy modules load on first use
         from sciptm.predictor import PropertyPredictor
 
         return PropertyPredictor
+    if name == "interpret":  # attributions -> atoms, residues, crystal sites
+        import sciptm.interpret as interpret
+
+        return interpret
     raise AttributeError(f"module 'sciptm' has no attribute {name!r}")

@@ -55,6 +55,9 @@ def _targets_2d(y: Any) -> tuple[np.ndarray, list[str]]:
 class PropertyPredictor:
     """Fine-tune an :class:`~sciptm.Encoder` with a task head.
 
+    Attributes after ``fit``: ``history_`` (DataFrame per epoch), ``best_epoch_``,
+    ``fit_report_`` (rows in / invalid / unlabelled), ``skipped_`` (invalid records).
+
     Parameters
     ----------
     encoder: an Encoder, or a name/folder for :meth:`Encoder.from_pretrained`. It is copied, so
@@ -65,9 +68,6 @@ class PropertyPredictor:
     head_hidden, dropout: head width and dropout.
     trainer: a :class:`TrainerConfig` (or dict); extra keyword arguments override its fields,
         e.g. ``epochs=30, lr=1e-4, freeze="gradual"``.
-
-    Attributes after ``fit``: ``history_`` (DataFrame per epoch), ``best_epoch_``,
-    ``fit_report_`` (rows in / invalid / unlabelled), ``skipped_`` (invalid records).
     """
 
     def __init__(self, encoder: Encoder | str | Path, task: str = "regression", features: str | None = None,

@@ -697,6 +697,8 @@ def make_split(
         Method options: ``k`` and ``fold`` (required) for k-fold methods, ``valid_fraction``,
         ``invalid`` (``"exclude"``/``"raise"`` for scaffold methods), ``path`` (``predefined``).
 
+    Example
+    -------
     >>> make_split("kfold", n=20, k=4, fold=1, seed=3).params
     {'k': 4, 'fold': 1, 'valid_fraction': 0.0}
     """

@@ -14,10 +14,11 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from sciptm.domains import get_domain
 from sciptm.errors import SkippedInputWarning
 from sciptm.progress import progress_bar
 from sciptm.splits import Split, make_folds, make_split
+
+if TYPE_CHECKING:
+    from sciptm.benchmarks.executors import Executor
 
 #: metrics reported for every run of a task type, beside the task's own metric
 EXTRA_METRICS = {
@@ -75,6 +79,69 @@ def protocol_id(method: str, sizes: Sequence[float], ds: Any) -> str:
     if method == "scaffold":
         return f"deepchem-scaffold-{tag}"  # identical indices to DeepChem's ScaffoldSplitter
     return f"sciptm-{method}-{tag}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (task, model, seed) run of a grid: small and picklable, so any executor can ship it to a worker.
+
+    ``split`` is the split method the row reports, ``options`` the model's options from ``model_options``.
+    """
+
+    task: str
+    model: str
+    seed: int
+    field: str
+    split: str
+    split_hash: str
+    data_sha256: str
+    protocol: str
+    n_invalid: int
+    options: dict[str, Any]
+
+
+def score_job(job: Job, data: TaskData) -> dict[str, Any]:
+    """Fit ``job.model`` on ``data``'s training part, predict its test part, and return the result row
+    (metrics, sizes, split hash, timings, and the test labels and predictions)."""
+    model = build_model(job.model, job.options)
+    t0 = time.perf_counter()
+    pred = np.asarray(model.fit_predict(data, job.seed), dtype=float)
+    seconds = time.perf_counter() - t0
+    y_true = data.y_true("test")
+    names = [data.metric, *(m for m in EXTRA_METRICS.get(data.task_type, ()) if m != data.metric)]
+    scores = {}
+    for name in names:
+        try:
+            scores[name] = float(metric_lib.compute(name, y_true, pred))
+        except ValueError as exc:  # e.g. a metric undefined for this layout
+            scores[name] = float("nan")
+            warnings.warn(f"{data.name}/{job.model}/seed{job.seed}: {name} not computed: {exc}", stacklevel=2)
+    row = {
+        "field": job.field, "task": data.name, "model": job.model, "split": job.split, "seed": job.seed,
+        "metric": data.metric, "value": scores[data.metric], "metrics": scores, "task_type": data.task_type,
+        "target_names": data.target_names, "n_train": int(len(data.train)), "n_valid": int(len(data.valid)),
+        "n_test": int(len(data.test)), "n_invalid_inputs": job.n_invalid, "split_hash": job.split_hash,
+        "data_sha256": job.data_sha256, "protocol": job.protocol,
+        "seconds": round(seconds, 3), "device": _device(),
+    }
+    info = getattr(model, "info_", None)  # e.g. hyperparameters a baseline tuned on the training rows
+    if info:
+        row["model_info"] = info
+    if data.task_type != "multiclass" or pred.shape[1] <= MAX_STORED_CLASSES:
+        row["y_true"] = _jsonable(y_true)
+        row["y_pred"] = _jsonable(pred)
+    return row
+
+
+def run_job(job: Job, data: TaskData) -> dict[str, Any]:
+    """The function every executor runs per job: ``{"row": ...}``, or ``{"error": "Type: message"}`` when the
+    model failed (one failing model must not stop the grid)."""
+    try:
+        return {"row": score_job(job, data)}
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (reported in results.json, never lost)
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 class Runner:
@@ -170,46 +237,44 @@ class Runner:
         return self.out / "runs" / task / safe / f"seed{seed}.json"
 
     def run_one(self, data: TaskData, model_name: str, seed: int, split: Split, ds: Any, n_invalid: int) -> dict:
-        model = build_model(model_name, self.model_options.get(model_name, self.model_options.get("default", {})))
-        t0 = time.perf_counter()
-        pred = np.asarray(model.fit_predict(data, seed), dtype=float)
-        seconds = time.perf_counter() - t0
-        y_true = data.y_true("test")
-        names = [data.metric, *(m for m in EXTRA_METRICS.get(data.task_type, ()) if m != data.metric)]
-        scores = {}
-        for name in names:
-            try:
-                scores[name] = float(metric_lib.compute(name, y_true, pred))
-            except ValueError as exc:  # e.g. a metric undefined for this layout
-                scores[name] = float("nan")
-                warnings.warn(f"{data.name}/{model_name}/seed{seed}: {name} not computed: {exc}", stacklevel=2)
-        row = {
-            "field": self.field.name, "task": data.name, "model": model_name, "split": split_method(self.split, ds),
-            "seed": seed,
-            "metric": data.metric, "value": scores[data.metric], "metrics": scores, "task_type": data.task_type,
-            "target_names": data.target_names, "n_train": int(len(data.train)), "n_valid": int(len(data.valid)),
-            "n_test": int(len(data.test)), "n_invalid_inputs": n_invalid, "split_hash": split.hash,
-            "data_sha256": ds.data_sha256, "protocol": protocol_id(self.split, self.sizes, ds),
-            "seconds": round(seconds, 3), "device": _device(),
-        }
-        info = getattr(model, "info_", None)  # e.g. hyperparameters a baseline tuned on the training rows
-        if info:
-            row["model_info"] = info
-        if data.task_type != "multiclass" or pred.shape[1] <= MAX_STORED_CLASSES:
-            row["y_true"] = _jsonable(y_true)
-            row["y_pred"] = _jsonable(pred)
-        return row
+        """Fit and score one model on one (task, split); the result row (see :func:`score_job`)."""
+        return score_job(self.job(ds, model_name, seed, split, n_invalid), data)
+
+    def job(self, ds: Any, model: str, seed: int, split: Split, n_invalid: int) -> Job:
+        """The :class:`Job` of one grid cell (everything a worker needs besides the task's data)."""
+        return Job(task=ds.name, model=model, seed=seed, field=self.field.name, split=split_method(self.split, ds),
+                   split_hash=split.hash, data_sha256=ds.data_sha256, protocol=protocol_id(self.split, self.sizes, ds),
+                   n_invalid=n_invalid,
+                   options=dict(self.model_options.get(model, self.model_options.get("default", {}))))
 
     # ------------------------------------------------------------------ the grid
     def run(self, tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int], command: str | None = None,
-            csv_options: dict[str, Any] | None = None) -> Path:
+            csv_options: dict[str, Any] | None = None, executor: Executor | None = None) -> Path:
+        """Run every missing (task, model, seed) with ``executor`` (default: one after the other in this
+        process; :class:`~sciptm.benchmarks.executors.RayExecutor` for a Ray cluster), then :meth:`collect`."""
+        from sciptm.benchmarks.executors import SerialExecutor
+
+        executor = executor or SerialExecutor()
         self.out.mkdir(parents=True, exist_ok=True)
-        csv_options = csv_options or {}
         grid = [(t, m, s) for t in tasks for m in models for s in seeds]
         done = sum(self.run_file(_task_name(t), m, s).exists() for t, m, s in grid)
-        print(f"sciptm bench {self.field.name}: {len(grid)} runs ({done} already done) -> {self.out}")
+        where = "" if executor.name == "serial" else f" on {executor.name}"
+        print(f"sciptm bench {self.field.name}: {len(grid)} runs ({done} already done){where} -> {self.out}")
         bar = iter(progress_bar(range(len(grid)), f"bench {self.field.name}", self.progress, total=len(grid)))
         splits_meta: dict[str, Any] = {}
+        jobs = self.jobs(tasks, models, seeds, csv_options or {}, splits_meta, bar)
+        for job, outcome in executor.map(run_job, jobs):
+            next(bar, None)
+            self.record(job, outcome)
+        for _ in bar:
+            pass
+        return self.collect(tasks, models, seeds, splits_meta, command)
+
+    def jobs(self, tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int], csv_options: dict[str, Any],
+             splits_meta: dict[str, Any], bar: Iterator[Any] | None = None) -> Iterator[tuple[Job, TaskData]]:
+        """Load each task once, make (or reload) its splits, and yield ``(job, data)`` for every run whose
+        result file is missing; ``splits_meta`` is filled as tasks are loaded, finished runs advance ``bar``.
+        The models of one (task, seed) share one :class:`TaskData` (and its feature cache)."""
         for task in tasks:
             ds = load_task(task, self.field, **csv_options)
             texts, valid, invalid = self.prepare(ds)
@@ -220,29 +285,26 @@ class Runner:
                 splits_meta[ds.name]["seeds"][str(seed)] = split.hash
                 data = None
                 for model in models:
-                    next(bar, None)
-                    path = self.run_file(ds.name, model, seed)
-                    if path.exists() or not self.compute:
+                    if self.run_file(ds.name, model, seed).exists() or not self.compute:
+                        if bar is not None:
+                            next(bar, None)
                         continue
                     if data is None:
                         data = self.task_data(ds, texts, valid, split)
                         data.cache = self._cache(ds.name)
-                    try:
-                        row = self.run_one(data, model, seed, split, ds, len(invalid))
-                    except Exception as exc:  # one failing model must not stop the grid; it is reported
-                        if isinstance(exc, (KeyboardInterrupt, MemoryError)):
-                            raise
-                        self.failures.append({"task": ds.name, "model": model, "seed": seed,
-                                              "error": f"{type(exc).__name__}: {exc}"[:2000]})
-                        print(f"  {ds.name:>12s} {model:>24s} seed {seed}: FAILED {type(exc).__name__}: "
-                              f"{str(exc)[:300]}", flush=True)
-                        continue
-                    _write_json_atomic(path, row)
-                    print(f"  {ds.name:>12s} {model:>24s} seed {seed}: {row['metric']} = {row['value']:.4f} "
-                          f"({row['seconds']:.0f} s)", flush=True)
-        for _ in bar:
-            pass
-        return self.collect(tasks, models, seeds, splits_meta, command)
+                    yield self.job(ds, model, seed, split, len(invalid)), data
+
+    def record(self, job: Job, outcome: dict[str, Any]) -> None:
+        """Write a finished run's row to its :meth:`run_file` (atomically), or note its failure."""
+        if "error" in outcome:  # one failing model must not stop the grid; it is reported
+            self.failures.append({"task": job.task, "model": job.model, "seed": job.seed,
+                                  "error": outcome["error"][:2000]})
+            print(f"  {job.task:>12s} {job.model:>24s} seed {job.seed}: FAILED {outcome['error'][:300]}", flush=True)
+            return
+        row = outcome["row"]
+        _write_json_atomic(self.run_file(job.task, job.model, job.seed), row)
+        print(f"  {job.task:>12s} {job.model:>24s} seed {job.seed}: {row['metric']} = {row['value']:.4f} "
+              f"({row['seconds']:.0f} s)", flush=True)
 
     def _cache(self, task: str) -> dict[str, np.ndarray]:
         if not hasattr(self, "_caches"):
@@ -328,7 +390,8 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
         split: str | None = None, seeds: Sequence[int] = (0,), out: str | Path = "results", quick: bool = False,
         model_options: dict[str, dict[str, Any]] | None = None, sizes: Sequence[float] | None = None,
         input: str | None = None, targets: Sequence[str] | None = None, task_type: str | None = None,
-        progress: bool = True, command: str | None = None, report: bool = True, collect_only: bool = False):
+        progress: bool = True, command: str | None = None, report: bool = True, collect_only: bool = False,
+        executor: Executor | None = None):
     """Run a benchmark grid and return :class:`sciptm.reports.BenchmarkResults`.
 
     ``quick=True`` uses the field's quick tasks/models, one seed and few epochs (the README's job).
@@ -336,6 +399,8 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
     ``model_options`` maps a model name (or ``"default"``) to its options (epochs, lr, features...).
     ``collect_only=True`` computes nothing: it gathers the finished result files (missing ones are listed
     in ``results.json["missing"]``) and builds the report.
+    ``executor`` runs the jobs (default: serially here; ``RayExecutor()`` runs them in parallel on Ray, with the
+    same result files, resume behaviour and ``results.json``; see :mod:`sciptm.benchmarks.executors`).
     """
     fld = FIELDS.get(field)
     if quick:
@@ -346,7 +411,8 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
     runner = Runner(field, out, split, sizes, model_options, progress)
     runner.compute = not collect_only
     csv_options = {"input": input, "targets": targets, "task_type": task_type} if input or targets or task_type else {}
-    path = runner.run(list(tasks or fld.tasks), list(models or fld.models), list(seeds), command, csv_options)
+    path = runner.run(list(tasks or fld.tasks), list(models or fld.models), list(seeds), command, csv_options,
+                      executor)
     from sciptm.reports import BenchmarkResults, build_report
 
     if report:

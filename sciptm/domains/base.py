@@ -99,6 +99,13 @@ class Domain(ABC):
         tok = self.build_tokenizer()
         return tok.convert_ids_to_tokens(tok(text)["input_ids"])
 
+    def token_view(self, item: Any, tokenizer: Any = None):
+        """One item's tokens and ids as a :class:`sciptm.display.TokenView` (chips in Jupyter,
+        ``.to_frame()`` for a table); ``tokenizer`` defaults to :meth:`build_tokenizer`."""
+        from sciptm.display import token_view
+
+        return token_view(self, item, tokenizer)
+
     # -- tokenizer ----------------------------------------------------------------
     @abstractmethod
     def build_tokenizer(self, vocab: Sequence[str] | None = None):

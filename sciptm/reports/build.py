@@ -204,7 +204,9 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     md.write_text(render_markdown(content, figures_dir="figures"), encoding="utf-8")
     html = out / "report.html"
     html.write_text(render_html(content), encoding="utf-8")
-    return {"markdown": md, "html": html, "figures": figdir}
+    from sciptm.display import ReportFiles
+
+    return ReportFiles(markdown=md, html=html, figures=figdir)
 
 
 # --------------------------------------------------------------------------- rows shared by the renderers

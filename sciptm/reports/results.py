@@ -228,10 +228,9 @@ class BenchmarkResults:
         return score_table(self.summary).to_frame()
 
     def _repr_html_(self) -> str:
-        from sciptm.reports.html import score_table_html
-        from sciptm.reports.tables import score_table
+        from sciptm.display import results_html
 
-        return score_table_html(score_table(self.summary))
+        return results_html(self)
 
     def report(self, out_dir: str | Path | None = None) -> dict[str, Path]:
         """Write ``report.md``, ``report.html`` and figures (see :func:`sciptm.reports.build_report`)."""

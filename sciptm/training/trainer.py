@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +28,28 @@ from sciptm.progress import progress_bar
 from sciptm.training.data import Collator, TrainData
 
 FREEZE_MODES = ("none", "encoder", "gradual")
+
+#: functions called after every epoch of every :meth:`Trainer.fit` (see :func:`epoch_callback`)
+_EPOCH_CALLBACKS: ContextVar[tuple[Callable[[dict[str, Any]], None], ...]] = ContextVar("sciptm_epoch_callbacks",
+                                                                                     default=())
+
+
+@contextmanager
+def epoch_callback(fn: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """Call ``fn(row)`` after each epoch of any fine-tuning run inside the ``with`` block, however deep it is
+    started (a :class:`~sciptm.PropertyPredictor`, a benchmark model). ``row`` is the epoch's history row
+    (``epoch``, ``train_loss``, ``valid_score`` when there is validation data) plus ``greater_is_better``.
+    An exception raised by ``fn`` stops training (an optuna ``TrialPruned``, for instance).
+
+    >>> seen = []
+    >>> with epoch_callback(seen.append):
+    ...     pass  # PropertyPredictor(...).fit(...) here
+    """
+    token = _EPOCH_CALLBACKS.set((*_EPOCH_CALLBACKS.get(), fn))
+    try:
+        yield
+    finally:
+        _EPOCH_CALLBACKS.reset(token)
 
 
 @dataclass
@@ -153,6 +177,8 @@ class Trainer:
                 else:
                     bad_epochs += 1
             self.history.append(row)
+            for callback in _EPOCH_CALLBACKS.get():
+                callback({**row, "greater_is_better": greater_is_better})
             if valid is not None and bad_epochs >= cfg.patience:
                 break
         model = acc.unwrap_model(module)

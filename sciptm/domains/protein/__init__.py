@@ -37,13 +37,13 @@ from sciptm.domains.protein.tokenizer import build_tokenizer
 class ProteinDomain(Domain):
     """Proteins as one-letter amino-acid sequences (ESM-2 alphabet, one token per residue).
 
+    Sequences are uppercased, whitespace is removed and one trailing stop ``*`` is dropped; any
+    other character makes the row invalid, with its 1-based position named.
+
     Parameters
     ----------
     nonstandard: what to do with X, B, Z, U, O: ``"keep"`` (default; ESM-2 has tokens for them),
         ``"map"`` (B->D, Z->E, U->C, O->K, X kept) or ``"reject"`` (the row is invalid).
-
-    Sequences are uppercased, whitespace is removed and one trailing stop ``*`` is dropped; any
-    other character makes the row invalid, with its 1-based position named.
     """
 
     name = "protein"

@@ -1,0 +1,209 @@
+"""One config mechanism for every ``sciptm`` command: ``--config FILE.yaml`` where every key is also a flag.
+
+Precedence: a flag given on the command line > the config file > the flag's default. Keys are the flags'
+names (``task_type`` or ``task-type`` for ``--task-type``); a key that is not a flag of the command is an
+error, never ignored. The resolved settings are written as YAML beside the command's outputs
+(:func:`write_resolved`), so a run can be repeated with ``--config`` on that file.
+
+A command takes the typer context and a ``config`` option, and reads its settings from :func:`resolve`:
+
+>>> @app.command()  # doctest: +SKIP
+... def embed(ctx: typer.Context, inputs: Path | None = None, batch_size: int = 256, config: Path | None = None):
+...     s = resolve(ctx, required=("inputs",))  # {"inputs": ..., "batch_size": ...}
+...     write_resolved(s, "embeddings.npy", folder=False)  # -> embeddings.resolved_config.yaml
+"""
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: sources of a parameter's value that a config file may override
+_OVERRIDABLE = ("DEFAULT", "DEFAULT_MAP")
+
+#: the file a command writes its resolved settings to (inside its output folder)
+RESOLVED_NAME = "resolved_config.yaml"
+#: parameters that steer the config mechanism itself and are not settings
+META_PARAMS = ("config",)
+
+
+class ConfigError(ValueError):
+    """A bad config file or setting (a user error: the CLI prints it as one line)."""
+
+
+def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file that must hold a mapping; a missing file, bad YAML or another shape is a :class:`ConfigError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a {what} must be a YAML mapping (key: value), not a {type(data).__name__}")
+    return data
+
+
+def mapping_option(value: Any, name: str) -> dict[str, Any] | None:
+    """A mapping-valued setting (``model_options``, a search ``space``): a mapping, a YAML file path, or an
+    inline YAML mapping (``'{ecfp-rf: {n_estimators: 100}}'``)."""
+    if value is None or isinstance(value, dict):
+        return value
+    text = str(value)
+    if Path(text).is_file() or text.endswith((".yaml", ".yml")):
+        return read_yaml_mapping(text, what=f"{name} file")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: expected a YAML file or an inline mapping, got {text!r}")
+    return data
+
+
+def as_list(value: Any, spaces: bool = True) -> list[Any] | None:
+    """A list setting from a flag (``'a,b'``; ``'a b'`` too when ``spaces``) or a config file (a YAML list or
+    one value). Column names may hold spaces: read them with ``spaces=False``."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    text = str(value).replace(" ", ",") if spaces else str(value)
+    items = [v.strip() for v in text.split(",") if v.strip()]
+    return items or None
+
+
+def resolve(ctx: Any, required: Sequence[str] = (), skip: Iterable[str] = META_PARAMS) -> dict[str, Any]:
+    """The settings of a command call: its flags, with a ``--config`` file (``ctx.params["config"]``) filling
+    every flag not given on the command line. ``required`` settings must end up set."""
+    skip = set(skip)
+    params = {p.name: p for p in ctx.command.params if p.name and p.name not in skip}
+    path = ctx.params.get("config")
+    from_file = {str(k).replace("-", "_"): v for k, v in read_yaml_mapping(path).items()} if path else {}
+    unknown = sorted(set(from_file) - set(params))
+    if unknown:
+        known = ", ".join(sorted(params))
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} for '{ctx.info_name}'"
+                          f"; known: {known}")
+    resolved: dict[str, Any] = {}
+    kinds = _types(ctx)
+    for name in params:
+        value = ctx.params.get(name)
+        source = ctx.get_parameter_source(name)
+        if name in from_file and (source is None or source.name in _OVERRIDABLE):
+            value = _cast(kinds.get(name), name, from_file[name], path)
+        resolved[name] = value
+    missing = [n for n in required if resolved.get(n) in (None, "", [])]
+    if missing:
+        flags = ", ".join(_flag(params[n]) for n in missing)
+        raise ConfigError(f"missing {flags}: give it on the command line or as "
+                          f"{' / '.join(repr(n) for n in missing)} in --config")
+    return resolved
+
+
+def _flag(param: Any) -> str:
+    if param.param_type_name == "argument":
+        return param.human_readable_name.upper()
+    return max(param.opts, key=len)
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _types(ctx: Any) -> dict[str, Any]:
+    """The command function's parameter types (``X | None`` -> ``X``), read from its annotations."""
+    fn = inspect.unwrap(ctx.command.callback) if ctx.command.callback else None
+    try:
+        hints = typing.get_type_hints(fn) if fn else {}
+    except (NameError, TypeError):
+        return {}
+    out = {}
+    for name, hint in hints.items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        out[name] = args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1 else hint
+    return out
+
+
+def _cast(kind: Any, name: str, value: Any, path: Any) -> Any:
+    """A config value checked against the flag's type (lists and mappings are kept as they are)."""
+    if value is None or isinstance(value, (list, dict)) or kind is None:
+        return value
+    bad = ConfigError(f"{path}: {name}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE + _FALSE:
+            return text in _TRUE
+        raise bad
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise bad
+        try:
+            number = float(value) if kind is float else int(value) if not isinstance(value, float) else value
+        except (TypeError, ValueError):
+            raise bad from None
+        if kind is int and (isinstance(number, float) and not number.is_integer()):
+            raise bad
+        return kind(number)
+    if kind is Path:
+        return Path(str(value))
+    if kind is str:
+        return str(value)
+    return value
+
+
+def plain(obj: Any) -> Any:
+    """Settings as YAML-safe values (paths -> str, tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item) and type(obj).__module__ == "numpy":
+        return obj.item()
+    return obj
+
+
+def resolved_path(output: str | Path, folder: bool) -> Path:
+    """Where the resolved settings of a command go: ``<folder>/resolved_config.yaml`` for a command that writes
+    a folder; ``<name>.resolved_config.yaml`` beside an output file (``preds.csv`` ->
+    ``preds.resolved_config.yaml``), so two commands writing into one folder never overwrite each other's."""
+    output = Path(output)
+    if folder:
+        return output / RESOLVED_NAME
+    stem = Path(output.name.removesuffix(".gz")).stem
+    return output.parent / f"{stem}.{RESOLVED_NAME}"
+
+
+def write_resolved(settings: Mapping[str, Any], output: str | Path, folder: bool = True) -> Path:
+    """Write ``settings`` (see :func:`resolved_path`) and return the file's path."""
+    path = resolved_path(output, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(plain(dict(settings)), sort_keys=False))
+    return path
+
+
+__all__ = [
+    "RESOLVED_NAME",
+    "ConfigError",
+    "as_list",
+    "mapping_option",
+    "plain",
+    "read_yaml_mapping",
+    "resolve",
+    "resolved_path",
+    "write_resolved",
+]
