@@ -63,6 +63,17 @@ def load_task(task: str, fld: Field, input: str | None = None, targets: Sequence
     return datasets.load(task, progress=False)
 
 
+def check_task_names(tasks: Sequence[str]) -> None:
+    """Raise :class:`~sciptm.registry.UnknownNameError` naming every task that is neither a CSV file nor a
+    registered dataset."""
+    from sciptm.data.cards import CARDS
+    from sciptm.registry import UnknownNameError
+
+    unknown = [t for t in tasks if not _is_csv(t) and t not in CARDS]
+    if unknown:
+        raise UnknownNameError(f"unknown dataset(s) {', '.join(map(repr, unknown))}; known: {', '.join(CARDS)}")
+
+
 def split_method(method: str, ds: Any) -> str:
     """The split a task gets: ``official`` is the card's predefined split (Matbench folds, FLIP sets) when
     it has one, else the card's recommended method (e.g. ``random`` for ``mp_formation_energy``)."""
@@ -255,6 +266,7 @@ class Runner:
         from sciptm.benchmarks.executors import SerialExecutor
 
         executor = executor or SerialExecutor()
+        check_task_names(tasks)  # a typo in the last task must not surface after hours of the first ones
         self.out.mkdir(parents=True, exist_ok=True)
         grid = [(t, m, s) for t in tasks for m in models for s in seeds]
         done = sum(self.run_file(_task_name(t), m, s).exists() for t, m, s in grid)
