@@ -24,13 +24,6 @@ NOTEBOOKS = ROOT / "docs" / "notebooks"
 CELL_TIMEOUT = 600  # seconds per cell
 
 
-def protein_encoder() -> str:
-    """The notebook's default encoder when it ships in this build, else an untrained tiny ESM."""
-    from sciptm.encoders.hub import SHIPPED
-
-    return "sciptm/protein-small" if "sciptm/protein-small" in SHIPPED else "tiny-random"
-
-
 def parameters_cell(nb) -> int:
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
     if len(tagged) != 1:
@@ -118,9 +111,7 @@ def test_chemistry_notebook(mirror: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_proteins_notebook(mirror: Path, tmp_path: Path) -> None:
-    encoder = protein_encoder()
-    print(f"\nproteins notebook encoder: {encoder}")
-    nb, _ = run_notebook("02_proteins.ipynb", tmp_path, ENCODER=encoder)
+    nb, _ = run_notebook("02_proteins.ipynb", tmp_path)  # the shipped sciptm/protein-small
     no_errors(nb)
     assert has(outputs_of(nb, "sciptm.show_tokens(wt"), "text/html", "sciptm-token")
     zero_shot = outputs_of(nb, "zero_shot = score_mutations(")

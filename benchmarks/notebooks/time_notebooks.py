@@ -31,13 +31,6 @@ NOTEBOOKS = ROOT / "docs" / "notebooks"
 DEFAULT_OUT = Path(__file__).resolve().parent / "timings.json"
 
 
-def protein_encoder() -> str:
-    """The proteins notebook's default encoder when this build ships it, else an untrained tiny ESM."""
-    from sciptm.encoders.hub import SHIPPED
-
-    return "sciptm/protein-small" if "sciptm/protein-small" in SHIPPED else "tiny-random"
-
-
 def prepare(path: Path, small: bool, overrides: dict[str, object]):
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -53,8 +46,7 @@ def prepare(path: Path, small: bool, overrides: dict[str, object]):
 
 def execute(path: Path, small: bool, timeout: int, keep: Path | None) -> dict[str, object]:
     """Run one notebook; returns its timing record."""
-    overrides = {"ENCODER": protein_encoder()} if path.name.startswith("02_proteins") else {}
-    nb = prepare(path, small, overrides)
+    nb = prepare(path, small, {})
     with tempfile.TemporaryDirectory(prefix="sciptm-nb-") as work:
         client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                          resources={"metadata": {"path": work}})

@@ -8,6 +8,8 @@ from pathlib import Path
 SHIPPED: dict[str, str] = {
     "sciptm/smiles-small": "smiles-roberta-moses-4.8M",
     "sciptm/smiles-roberta-moses-4.8M": "smiles-roberta-moses-4.8M",
+    "sciptm/protein-small": "protein-esm-uniref20k-0.8M",
+    "sciptm/protein-esm-uniref20k-0.8M": "protein-esm-uniref20k-0.8M",
 }
 
 
