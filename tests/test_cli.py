@@ -81,7 +81,7 @@ def test_user_errors_are_one_line(esol, tmp_path, capsys) -> None:
     assert "row 1: 'C1CC'" in user_error(capsys, "embed", esol / "bad.csv", "--encoder", enc, "--out", tmp_path / "x.npy")
     assert "unknown dataset 'nosuchset'" in user_error(capsys, "datasets", "info", "nosuchset")
     # every task name is checked before the first run starts (nothing is written)
-    assert "unknown dataset(s) 'lipophilicity'" in user_error(capsys, "bench", "chem", "--tasks", "esol,lipophilicity",
+    assert "unknown dataset 'lipophilicity'" in user_error(capsys, "bench", "chem", "--tasks", "esol,lipophilicity",
                                                               "--models", "mean", "--out", tmp_path / "typo")
     assert not (tmp_path / "typo" / "runs").exists()
     assert "unknown executor 'dask'" in user_error(capsys, "bench", "chem", "--tasks", "esol", "--models", "mean",

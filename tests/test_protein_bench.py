@@ -127,7 +127,7 @@ def test_probe_embeds_once_and_fits(grb2):
     pred = model.fit_predict(data, 0)
     assert pred.shape == (150,) and np.isfinite(pred).all()
     assert model.info_["n_features"] == 128 and model.info_["frozen"]
-    store = probe._EMBEDDINGS[("tiny", 0, "mean")]
+    store = probe._EMBEDDINGS[("tiny", 0, "mean", None)]  # (encoder, seed, pooling, crystal input kind)
     assert set(data.texts) <= set(store)
     before = {t: store[t].copy() for t in data.texts[:5]}
     again = build_model("tiny:probe").fit_predict(TaskData(**{**data.__dict__, "cache": {}}), 0)

@@ -71,7 +71,7 @@ def check_task_names(tasks: Sequence[str]) -> None:
 
     unknown = [t for t in tasks if not _is_csv(t) and t not in CARDS]
     if unknown:
-        raise UnknownNameError(f"unknown dataset(s) {', '.join(map(repr, unknown))}; known: {', '.join(CARDS)}")
+        raise UnknownNameError(f"unknown dataset {', '.join(map(repr, unknown))}; known: {', '.join(CARDS)}")
 
 
 def split_method(method: str, ds: Any) -> str:
