@@ -10,6 +10,8 @@ SHIPPED: dict[str, str] = {
     "sciptm/smiles-roberta-moses-4.8M": "smiles-roberta-moses-4.8M",
     "sciptm/protein-small": "protein-esm-uniref20k-0.8M",
     "sciptm/protein-esm-uniref20k-0.8M": "protein-esm-uniref20k-0.8M",
+    "sciptm/crystal-small": "crystal-bert-mp37k-1.3M",
+    "sciptm/crystal-bert-mp37k-1.3M": "crystal-bert-mp37k-1.3M",
 }
 
 
