@@ -44,7 +44,7 @@ FIELDS.add("materials", Field(
     tasks=(*MATBENCH_TASKS, "mp_formation_energy"),
     models=("dummy", "rf-composition", "tiny", "tiny+magpie"),
     split="official",  # Matbench folds (seeds 0-4 = folds 0-4); mp_formation_energy: seeded random 80/10/10
-    quick_tasks=("matbench_steels", "matbench_phonons"), quick_models=("dummy", "rf-composition", "tiny"),
+    quick_tasks=("matbench_steels", "matbench_phonons"), quick_models=("dummy", "rf-composition", "sciptm/crystal-small:probe"),
     quick_options={"epochs": 10, "patience": 4},
     input_domains={"composition": {"name": "crystal", "kind": "composition"},
                    "structure": _CRYSTAL_STRUCTURE, "cif": _CRYSTAL_STRUCTURE},

@@ -49,7 +49,7 @@ FIELDS.add("protein", Field(
     name="protein", domain="protein",
     tasks=(*GB1_TASKS, "tape_stability", "tape_remote_homology"),
     models=("mean", "onehot-ridge", "onehot-cnn", "tiny:probe"), split="predefined",
-    quick_tasks=("flip_gb1_sampled",), quick_models=("mean", "onehot-ridge", "tiny:probe"),
+    quick_tasks=("flip_gb1_sampled",), quick_models=("mean", "onehot-ridge", "sciptm/protein-small:probe"),
     quick_options={"epochs": 5, "patience": 2},
 ))
 
