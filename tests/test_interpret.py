@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 import sciptm
 from sciptm import interpret
 from sciptm.domains.smiles import SmilesDomain
+from sciptm.interpret.sanity import fit_substructure_model, substructure_task
 
 TINY = {"layers": 2, "hidden": 64, "heads": 4, "ffn": 128}
 NITRO = "[N+](=O)[O-]"
@@ -188,31 +189,12 @@ def test_draw_atom_attributions_png_and_svg(regressor, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- the substructure test
-def _nitro_task(texts: list[str]) -> tuple[list[str], np.ndarray]:
-    """Balanced, shuffled molecules labelled 1 when they hold a nitro group."""
-    pattern = Chem.MolFromSmarts(NITRO)
-    texts = [t for t in texts if len(t) <= 90]
-    label = np.array([Chem.MolFromSmiles(t).HasSubstructMatch(pattern) for t in texts])
-    rng = np.random.default_rng(0)
-    pos = np.flatnonzero(label)
-    neg = rng.choice(np.flatnonzero(~label), len(pos), replace=False)
-    idx = rng.permutation(np.r_[pos, neg])
-    return [texts[i] for i in idx], label[idx].astype(float)
-
-
-def _nitro_model(X: list[str], y: np.ndarray, epochs: int, seed: int) -> sciptm.PropertyPredictor:
-    enc = sciptm.Encoder.from_config(domain="smiles", size=TINY, seed=seed)
-    model = sciptm.PropertyPredictor(enc, task="binary", epochs=epochs, lr=1e-3, head_lr=2e-3, batch_size=16,
-                                     head_hidden=64, dropout=0.0, warmup_ratio=0.1, seed=seed)
-    return model.fit(X, y)
-
-
 def test_attributions_concentrate_on_the_substructure_that_sets_the_label(chem_dir: Path) -> None:
     with pytest.warns(sciptm.errors.SkippedInputWarning):
-        X, y = _nitro_task(_canonical_texts(chem_dir, ["esol", "bbbp", "lipo"]))
+        X, y = substructure_task(_canonical_texts(chem_dir, ["esol", "bbbp", "lipo"]), NITRO)
     assert 250 <= len(X) <= 600 and y.mean() == 0.5
     n_test = 60
-    model = _nitro_model(X[n_test:], y[n_test:], epochs=12, seed=0)
+    model = fit_substructure_model(X[n_test:], y[n_test:], epochs=12, seed=0)
     X_test, y_test = X[:n_test], y[:n_test]
     assert roc_auc_score(y_test, model.predict_proba(X_test)) > 0.95  # the model learned the label
 
@@ -230,7 +212,7 @@ def test_attributions_concentrate_on_the_substructure_that_sets_the_label(chem_d
         scores = np.abs(interpret.atom_scores(a))
         atoms = interpret.substructure_atoms(a.text, NITRO)
         shuffled.append(rng.permutation(scores)[atoms].sum() / scores.sum())
-    untrained = _nitro_model(X[n_test:n_test + 16], y[n_test:n_test + 16], epochs=1, seed=1)
+    untrained = fit_substructure_model(X[n_test:n_test + 16], y[n_test:n_test + 16], epochs=1, seed=1)
     untrained_mass = np.mean([interpret.substructure_share(a, NITRO)[0]
                               for a in interpret.attribute(untrained, positives, steps=16)])
     assert mass > 1.5 * np.mean(shuffled) and mass > 1.5 * untrained_mass, (mass, np.mean(shuffled), untrained_mass)

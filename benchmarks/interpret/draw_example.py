@@ -25,16 +25,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from rdkit import Chem
 from sklearn.metrics import roc_auc_score
 
 import sciptm
 import sciptm.datasets as sd
 from sciptm import interpret
 from sciptm.domains.smiles import SmilesDomain
+from sciptm.interpret.sanity import fit_substructure_model, substructure_task
 
 NITRO = "[N+](=O)[O-]"
-TINY = {"layers": 2, "hidden": 64, "heads": 4, "ffn": 128}
 HERE = Path(__file__).resolve().parent
 
 
@@ -42,21 +41,7 @@ def nitro_task() -> tuple[list[str], np.ndarray]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sciptm.errors.SkippedInputWarning)  # 11 BBBP SMILES RDKit rejects
         prepared = SmilesDomain().prepare(pd.concat([sd.load(n).inputs for n in ("esol", "bbbp", "lipo")]), errors="skip")
-    texts = [t for t in sorted(set(prepared.texts)) if len(t) <= 90]
-    pattern = Chem.MolFromSmarts(NITRO)
-    label = np.array([Chem.MolFromSmiles(t).HasSubstructMatch(pattern) for t in texts])
-    rng = np.random.default_rng(0)
-    pos = np.flatnonzero(label)
-    neg = rng.choice(np.flatnonzero(~label), len(pos), replace=False)
-    idx = rng.permutation(np.r_[pos, neg])
-    return [texts[i] for i in idx], label[idx].astype(float)
-
-
-def train(X: list[str], y: np.ndarray, epochs: int, seed: int) -> sciptm.PropertyPredictor:
-    enc = sciptm.Encoder.from_config(domain="smiles", size=TINY, seed=seed)
-    model = sciptm.PropertyPredictor(enc, task="binary", epochs=epochs, lr=1e-3, head_lr=2e-3, batch_size=16,
-                                     head_hidden=64, dropout=0.0, warmup_ratio=0.1, seed=seed)
-    return model.fit(X, y)
+    return substructure_task(sorted(set(prepared.texts)), NITRO)
 
 
 def main() -> None:
@@ -70,13 +55,13 @@ def main() -> None:
 
     X, y = nitro_task()
     n_test = 60
-    model = train(X[n_test:], y[n_test:], epochs=12, seed=0)
+    model = fit_substructure_model(X[n_test:], y[n_test:], epochs=12, seed=0)
     X_test, y_test = X[:n_test], y[:n_test]
     auc = roc_auc_score(y_test, model.predict_proba(X_test))
     positives = [x for x, t in zip(X_test, y_test) if t == 1]
     atts = interpret.attribute(model, positives, steps=args.steps)
     share = np.array([interpret.substructure_share(a, NITRO) for a in atts])
-    untrained = train(X[n_test:n_test + 16], y[n_test:n_test + 16], epochs=1, seed=1)
+    untrained = fit_substructure_model(X[n_test:n_test + 16], y[n_test:n_test + 16], epochs=1, seed=1)
     share0 = np.array([interpret.substructure_share(a, NITRO) for a in interpret.attribute(untrained, positives,
                                                                                             steps=args.steps)])
     top_in = np.mean([int(np.nanargmax(np.abs(interpret.atom_scores(a)))) in interpret.substructure_atoms(a.text, NITRO)
