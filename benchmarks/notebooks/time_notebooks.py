@@ -58,7 +58,7 @@ def execute(path: Path, small: bool, timeout: int, keep: Path | None) -> dict[st
         nbformat.write(nb, keep / path.name)
     n_images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     return {"notebook": path.name, "settings": "small" if small else "full", "seconds": round(seconds, 1),
-            "cells": sum(c.cell_type == "code" for c in nb.cells), "images": n_images, "overrides": overrides}
+            "cells": sum(c.cell_type == "code" for c in nb.cells), "images": n_images}
 
 
 def machine() -> dict[str, object]:
