@@ -37,7 +37,9 @@ def rows() -> list[dict]:
 
 
 def fmt(s: dict) -> str:
-    return f"{s['mean']:.3f} ± {s['std']:.3f} (n={s['n_seeds']})" if s.get("std") is not None else f"{s['mean']:.3f}"
+    if s.get("n_seeds", 1) > 1 and s.get("std") is not None:
+        return f"{s['mean']:.3f} ± {s['std']:.3f} (n={s['n_seeds']})"
+    return f"{s['mean']:.3f} (n=1)"
 
 
 def main() -> None:
