@@ -76,7 +76,7 @@ def test_user_csv_task_from_the_command_line(tmp_path, mirror) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
     assert {(r["task"], r["model"], r["seed"]) for r in rows} == {("my", m, s) for m in ("mean", "ecfp-rf") for s in (0, 1)}
-    assert (tmp_path / "out" / "config.resolved.yaml").exists()
+    assert (tmp_path / "out" / "resolved_config.yaml").exists()
 
 
 def test_cli_user_errors_are_one_line(tmp_path) -> None:

@@ -23,7 +23,6 @@ from sciptm.cli.config import (
     mapping_option,
     read_yaml_mapping,
     resolve,
-    resolved_path,
     write_resolved,
 )
 
@@ -97,8 +96,6 @@ def bench(
     options = {"address": s["ray_address"], "num_cpus": s["num_cpus"], "cpus_per_job": s["cpus_per_job"]}
     runner_executor = make_executor(s["executor"], **options) if s["executor"] != "serial" else None
     write_resolved(s, s["out"])
-    (Path(s["out"]) / "config.resolved.yaml").write_text(  # the name earlier versions wrote
-        resolved_path(s["out"], folder=True).read_text())
     keys = ("field", "tasks", "models", "split", "seeds", "out", "quick", "model_options", "input", "targets",
             "task_type", "report", "collect_only")
     result = run(command=_command_line(), executor=runner_executor, **{k: s[k] for k in keys})
