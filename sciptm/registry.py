@@ -14,6 +14,7 @@ Example
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -25,12 +26,15 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A mapping from explicit string keys to objects of one kind.
 
-    Keys are matched exactly (after lower-casing); there is no fuzzy matching.
+    Keys are matched exactly (after lower-casing); there is no fuzzy matching. ``lazy`` maps names to the
+    modules that register them: such a module is imported on the name's first lookup, and the name is listed
+    by :meth:`keys` (and in unknown-name errors) before that.
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, lazy: dict[str, str] | None = None):
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self.lazy: dict[str, str] = {k.lower(): v for k, v in (lazy or {}).items()}
 
     def add(self, name: str, obj: T) -> T:
         """Register ``obj`` under ``name``; registering a taken name is an error."""
@@ -51,8 +55,10 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """Look ``name`` up, raising :class:`UnknownNameError` listing the known keys."""
         key = str(name).lower()
+        if key not in self._entries and key in self.lazy:
+            importlib.import_module(self.lazy[key])
         if key not in self._entries:
-            known = ", ".join(sorted(self._entries)) or "(none)"
+            known = ", ".join(self.keys()) or "(none)"
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {known}")
         return self._entries[key]
 
@@ -62,14 +68,14 @@ class Registry(Generic[T]):
         return isinstance(name, str) and name.lower() in self._entries
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._entries))
+        return iter(self.keys())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.keys())
 
     def keys(self) -> list[str]:
-        """Registered names, sorted."""
-        return sorted(self._entries)
+        """Registered names (with the lazy ones not imported yet), sorted."""
+        return sorted(set(self._entries) | set(self.lazy))
 
     def items(self) -> list[tuple[str, T]]:
         """``(name, entry)`` pairs, sorted by name."""
