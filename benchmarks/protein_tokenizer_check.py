@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from sciptm.domains.protein import ProteinDomain
-from sciptm.io import read_fasta
+from sciptm.domains.protein.io import read_fasta
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {

@@ -738,4 +738,4 @@ def make_folds(
     return result  # type: ignore[return-value]
 
 
-import sciptm.splits_protein  # noqa: E402,F401  (registers the cluster and position-fold splitters)
+import sciptm.domains.protein.splits  # noqa: E402,F401  (registers the cluster and position-fold splitters)

@@ -223,7 +223,7 @@ GRB2_OFFSET = 158  # the METL file holds GRB2 residues 159-214
 
 
 def test_residue_scores_and_heat_maps(mirror: Path, tmp_path: Path) -> None:
-    from sciptm.protein.mutations import infer_wild_type
+    from sciptm.domains.protein.mutations import infer_wild_type
 
     path = mirror / "protein" / "dms" / "GRB2_HUMAN_Faure_2021.csv.gz"
     if not path.is_file():

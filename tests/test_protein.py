@@ -21,8 +21,9 @@ import sciptm
 from sciptm.domains import get_domain
 from sciptm.domains.protein import ESM_VOCAB, ProteinDomain, build_tokenizer, clean_sequence
 from sciptm.errors import InvalidInputError, SkippedInputWarning
-from sciptm.io import read_fasta, read_structure_sequences
-from sciptm.protein import apply_mutations, infer_wild_type, parse_mutations, score_mutations
+from sciptm.domains.protein.io import read_fasta, read_structure_sequences
+from sciptm.domains.protein.mutations import apply_mutations, infer_wild_type, parse_mutations
+from sciptm.zeroshot import score_mutations
 
 GB1_DOMAIN = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
 # ids printed for this sequence by EsmTokenizer (shared/models/MANIFEST.md)

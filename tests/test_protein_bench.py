@@ -17,9 +17,9 @@ from sciptm.benchmarks.fields import FIELDS
 from sciptm.benchmarks.models import build_model
 from sciptm.benchmarks.models.protein import SYMBOLS, composition, encode_indices, onehot_matrix
 from sciptm.benchmarks.taskdata import TaskData
-from sciptm.protein.clustering import cluster_sequences, mmseqs_available
+from sciptm.domains.protein.clustering import cluster_sequences, mmseqs_available
 from sciptm.splits import SPLITTERS, make_split
-from sciptm.splits_protein import (
+from sciptm.domains.protein.splits import (
     cluster_split,
     consensus,
     mutated_positions,
@@ -145,7 +145,7 @@ def test_probe_embeds_once_and_fits(grb2):
 def test_cluster_split_keeps_clusters_whole_and_is_deterministic(stability, method):
     if method == "mmseqs" and not mmseqs_available():
         pytest.skip("mmseqs not installed (apt-get install mmseqs2)")
-    import sciptm.splits_protein as sp_mod
+    import sciptm.domains.protein.splits as sp_mod
 
     seqs = stability + stability[:20]  # exact duplicates must land with their originals
     sp_mod._CLUSTER_CACHE.clear()
@@ -165,7 +165,7 @@ def test_cluster_split_keeps_clusters_whole_and_is_deterministic(stability, meth
 
 
 def test_cluster_split_registered_uses_sequences(stability, monkeypatch):
-    from sciptm.protein import clustering
+    from sciptm.domains.protein import clustering
 
     monkeypatch.setattr(clustering, "mmseqs_available", lambda: False)  # the fallback path, whatever is installed
     assert {"cluster", "cluster30", "cluster90"} <= set(SPLITTERS)

@@ -1,6 +1,6 @@
 """Zero-shot variant-effect scoring of a DMS assay with a sciptm masked-LM encoder (no training).
 
-Every variant of the assay is scored with :func:`sciptm.protein.score_mutations` (masked marginals by default:
+Every variant of the assay is scored with :func:`sciptm.zeroshot.score_mutations` (masked marginals by default:
 one masked pass per distinct mutated position, ESM-1v style) and compared with the measured ``DMS_score`` by
 Spearman's rho (ProteinGym's zero-shot metric, protocol ``proteingym-zero-shot``; ProteinGym uses its own
 full-length assay files, so compare with care). Prints a summary and writes it as JSON.
@@ -26,8 +26,9 @@ from scipy import stats
 import sciptm
 import sciptm.datasets as sd
 from sciptm.encoders import SIZES, Encoder
-from sciptm.protein import METHODS, infer_wild_type, score_mutations
-from sciptm.splits_protein import mutated_positions, positions_from_mutants
+from sciptm.domains.protein.mutations import infer_wild_type
+from sciptm.zeroshot import METHODS, score_mutations
+from sciptm.domains.protein.splits import mutated_positions, positions_from_mutants
 
 HERE = Path(__file__).resolve().parent
 

@@ -270,7 +270,13 @@ class Encoder:
         """
         if long not in ("truncate", "chunk"):
             raise ValueError(f"long must be 'truncate' or 'chunk', not {long!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            from sciptm.errors import ConfigError
+
+            raise ConfigError(f"batch_size must be a positive integer, not {batch_size!r}")
         prepared = self.prepare(items, errors)
+        if not prepared.texts:  # no input, or every row skipped: N x d of NaN (0 x d for no input)
+            return np.full((prepared.n_total, self.hidden_size), np.nan, dtype=np.float32)
         limit = self.tokenizer.model_max_length
         lengths = [len(ids) for ids in self.tokenizer(prepared.texts)["input_ids"]]
         chunked = [i for i, n in enumerate(lengths) if n > limit] if long == "chunk" else []

@@ -25,10 +25,11 @@ import torch
 from sciptm.domains.base import as_list
 from sciptm.errors import InvalidInputError, InvalidRecord
 from sciptm.progress import progress_bar
-from sciptm.protein.mutations import _parse, check_mutations
+from sciptm.domains.protein.mutations import _parse, check_mutations
 
 Method = Literal["masked-marginal", "wt-marginal"]
-METHODS: tuple[str, ...] = ("masked-marginal", "wt-marginal")
+SCORING_METHODS: tuple[str, ...] = ("masked-marginal", "wt-marginal")
+METHODS = SCORING_METHODS  # older name
 
 
 def _masked_lm(encoder: Any) -> torch.nn.Module:
@@ -233,4 +234,4 @@ def score_mutations(
     return pd.DataFrame({"mutant": texts, "score": scores}, index=index)
 
 
-__all__ = ["METHODS", "score_mutations", "site_log_probs"]
+__all__ = ["METHODS", "SCORING_METHODS", "score_mutations", "site_log_probs"]

@@ -2,8 +2,8 @@
 
 Accepts plain strings, ``Bio.Seq.Seq`` and ``Bio.SeqRecord.SeqRecord`` objects (the
 record id is named in error messages). FASTA files and the chains of PDB/mmCIF
-files are read with :func:`sciptm.io.read_fasta` and
-:func:`sciptm.io.read_structure_sequences`.
+files are read with :func:`sciptm.domains.protein.io.read_fasta` and
+:func:`sciptm.domains.protein.io.read_structure_sequences`.
 
 >>> from sciptm.domains.protein import ProteinDomain
 >>> ProteinDomain().to_text("mqyk lilng")

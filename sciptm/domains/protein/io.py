@@ -2,7 +2,7 @@
 
 Both return pandas DataFrames whose ``sequence`` column feeds any protein encoder.
 
->>> from sciptm.io import read_fasta
+>>> from sciptm.domains.protein.io import read_fasta
 >>> df = read_fasta("proteins.fasta.gz")            # doctest: +SKIP
 >>> list(df.columns)                                # doctest: +SKIP
 ['id', 'description', 'sequence']

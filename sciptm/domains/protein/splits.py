@@ -6,7 +6,7 @@ Registered in :data:`sciptm.splits.SPLITTERS` (imported at the end of :mod:`scip
 
 ``cluster``, ``cluster30``, ``cluster50``, ``cluster70``, ``cluster90``
     Sequences clustered at 50% (``cluster``) or the named identity, coverage 0.8
-    (:func:`sciptm.protein.clustering.cluster_sequences`: MMseqs2 when installed, else a greedy CD-HIT-like
+    (:func:`sciptm.domains.protein.clustering.cluster_sequences`: MMseqs2 when installed, else a greedy CD-HIT-like
     fallback); whole clusters go to train, valid or test (Chemprop's balanced rule: clusters larger than half
     the test size go to train, the rest are shuffled with the seed and filled in).
 ``contiguous``, ``modulo``
@@ -47,7 +47,7 @@ _CLUSTER_CACHE: dict[tuple[str, float, float, str], tuple[np.ndarray, str]] = {}
 
 def _clusters(sequences: Sequence[str], identity: float, coverage: float, method: str) -> tuple[np.ndarray, str]:
     """Cluster labels and the method that made them, cached per (sequences, identity, coverage, method)."""
-    from sciptm.protein.clustering import cluster_sequences, resolve_method
+    from sciptm.domains.protein.clustering import cluster_sequences, resolve_method
 
     used = resolve_method(method)  # type: ignore[arg-type]
     digest = hashlib.sha256("\n".join(map(str, sequences)).encode()).hexdigest()
@@ -153,7 +153,7 @@ def positions_from_mutants(mutants: Sequence[str]) -> list[tuple[int, ...]]:
     >>> positions_from_mutants(["A23G:L40P", "WT"])
     [(23, 40), ()]
     """
-    from sciptm.protein.mutations import parse_mutations
+    from sciptm.domains.protein.mutations import parse_mutations
 
     return [tuple(sorted({m.position for m in parse_mutations(t)})) for t in mutants]
 
