@@ -28,6 +28,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 import sciptm.datasets as sd
 from sciptm import metrics
+from sciptm.benchmarks.layout import ResultsLayout
 from sciptm.data import CARDS
 from sciptm.errors import DataIntegrityError
 from sciptm.reports import BenchmarkResults, build_report, dump_dom, find_chromium, screenshot
@@ -75,6 +76,7 @@ def _fit_predict(kind: str, model: str, x_tr: np.ndarray, y_tr: np.ndarray, x_te
 
 
 def _run_task(out: Path, name: str, rows: list[dict[str, Any]], splits: dict[str, Any]) -> None:
+    layout = ResultsLayout(out)  # the runner's own folder contract, so writer and reader are tested together
     ds = sd.load(name, progress=False)
     keep = np.random.default_rng(7).choice(len(ds), N_ROWS, replace=False)
     smiles = [str(s).strip() for s in ds.inputs.iloc[keep]]
@@ -87,8 +89,7 @@ def _run_task(out: Path, name: str, rows: list[dict[str, Any]], splits: dict[str
     splits[name] = {"method": SPLIT, "seeds": {}}
     for seed in SEEDS:
         split = make_split(SPLIT, smiles=smiles, seed=seed)
-        (out / "splits" / name).mkdir(parents=True, exist_ok=True)
-        split.save(out / "splits" / name / f"{SPLIT}_seed{seed}.json")
+        split.save(layout.split_file(name, SPLIT, seed))
         splits[name]["seeds"][str(seed)] = split.hash
         tr, te = np.concatenate([split.train, split.valid]), split.test
         for model in ("ecfp-rf", "ecfp-linear"):
@@ -112,7 +113,7 @@ def _run_task(out: Path, name: str, rows: list[dict[str, Any]], splits: dict[str
                            else [[None if math.isnan(v) else v for v in r] for r in y_te.tolist()]),
                 "y_pred": pred[:, 0].tolist() if single else pred.tolist(),
             }
-            path = out / "runs" / name / model / f"seed{seed}.json"
+            path = layout.run_file(name, model, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(record))
             rows.append({k: v for k, v in record.items() if k not in ("y_true", "y_pred")})

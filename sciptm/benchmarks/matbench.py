@@ -44,6 +44,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from sciptm.benchmarks.layout import ResultsLayout
 from sciptm.data.splits import matbench_ids
 from sciptm.splits import Split
 
@@ -102,17 +103,17 @@ def fold_predictions(results_dir: str | Path, task: str, model: str, fold: int) 
         when the run is not on the official folds, or predictions are missing for test rows
         (invalid inputs cannot be submitted: Matbench needs every test id).
     """
-    root = Path(results_dir)
-    run_file = root / "runs" / task / model.replace("/", "__") / f"seed{fold}.json"
-    if not run_file.is_file():
+    layout = ResultsLayout(results_dir)
+    run_file = layout.find_run(task, model, fold)
+    if run_file is None:
         return None
     row = json.loads(run_file.read_text())
     if row.get("protocol") != "matbench-v0.1-5fold":
         raise ValueError(f"{run_file}: protocol {row.get('protocol')!r} is not matbench-v0.1-5fold")
-    split_files = sorted((root / "splits" / task).glob(f"*_seed{fold}.json"))
-    split = next((s for s in map(Split.load, split_files) if s.hash == row["split_hash"]), None)
+    split = next((s for s in map(Split.load, layout.split_files(task, fold)) if s.hash == row["split_hash"]), None)
     if split is None:
-        raise ValueError(f"{task} fold {fold}: no split file with hash {row['split_hash']} in {root / 'splits' / task}")
+        raise ValueError(f"{task} fold {fold}: no split file with hash {row['split_hash']} in "
+                         f"{layout.root / 'splits' / task}")
     pred = row.get("y_pred")
     if pred is None or len(pred) != len(split.test) or row.get("n_invalid_inputs", 0):
         raise ValueError(f"{task}/{model} fold {fold}: {len(pred or [])} predictions for {len(split.test)} test rows "
@@ -170,7 +171,7 @@ def write_submission(results_dir: str | Path, model: str, tasks: Sequence[str], 
     d = submission_dict(results_dir, model, tasks, metadata)
     if not d["tasks"]:
         raise ValueError(f"{model}: no Matbench task has all 5 folds in {results_dir}: {d['user_metadata']['left_out']}")
-    target = Path(path) if path else Path(results_dir) / "matbench" / model.replace("/", "__") / "results.json.gz"
+    target = Path(path) if path else ResultsLayout(results_dir).submission_file(model)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     with gzip.GzipFile(tmp, "wb", mtime=0) as fh:

@@ -26,6 +26,7 @@ import pandas as pd
 from sciptm import metrics as metric_lib
 from sciptm.benchmarks.environment import environment
 from sciptm.benchmarks.fields import FIELDS, Field
+from sciptm.benchmarks.layout import ResultsLayout
 from sciptm.benchmarks.models import build_model
 from sciptm.benchmarks.taskdata import TaskData
 from sciptm.domains import get_domain
@@ -162,6 +163,7 @@ class Runner:
                  model_options: dict[str, dict[str, Any]] | None = None, progress: bool = True):
         self.field = FIELDS.get(field)
         self.out = Path(out)
+        self.layout = ResultsLayout(self.out)
         self.split = split or self.field.split
         self.sizes = tuple(sizes or self.field.sizes)
         self.model_options = model_options or {}
@@ -199,7 +201,7 @@ class Runner:
         return prepared.texts, prepared.valid, prepared.invalid
 
     def make_split(self, ds: Any, seed: int) -> Split:
-        path = self.out / "splits" / ds.name / f"{self.split}_seed{seed}.json"
+        path = self.layout.split_file(ds.name, self.split, seed)
         if path.exists():
             return Split.load(path)
         n = len(ds.df)
@@ -244,8 +246,8 @@ class Runner:
 
     # ------------------------------------------------------------------ one run
     def run_file(self, task: str, model: str, seed: int) -> Path:
-        safe = model.replace("/", "__")
-        return self.out / "runs" / task / safe / f"seed{seed}.json"
+        """Where a run is written (:meth:`ResultsLayout.run_file`)."""
+        return self.layout.run_file(task, model, seed)
 
     def run_one(self, data: TaskData, model_name: str, seed: int, split: Split, ds: Any, n_invalid: int) -> dict:
         """Fit and score one model on one (task, split); the result row (see :func:`score_job`)."""
@@ -269,7 +271,7 @@ class Runner:
         check_task_names(tasks)  # a typo in the last task must not surface after hours of the first ones
         self.out.mkdir(parents=True, exist_ok=True)
         grid = [(t, m, s) for t in tasks for m in models for s in seeds]
-        done = sum(self.run_file(_task_name(t), m, s).exists() for t, m, s in grid)
+        done = sum(self.layout.has_run(_task_name(t), m, s) for t, m, s in grid)
         where = "" if executor.name == "serial" else f" on {executor.name}"
         print(f"sciptm bench {self.field.name}: {len(grid)} runs ({done} already done){where} -> {self.out}")
         bar = iter(progress_bar(range(len(grid)), f"bench {self.field.name}", self.progress, total=len(grid)))
@@ -297,7 +299,7 @@ class Runner:
                 splits_meta[ds.name]["seeds"][str(seed)] = split.hash
                 data = None
                 for model in models:
-                    if self.run_file(ds.name, model, seed).exists() or not self.compute:
+                    if self.layout.has_run(ds.name, model, seed) or not self.compute:
                         if bar is not None:
                             next(bar, None)
                         continue
@@ -329,8 +331,8 @@ class Runner:
         for task in splits_meta:
             for model in models:
                 for seed in seeds:
-                    path = self.run_file(task, model, seed)
-                    if not path.exists():
+                    path = self.layout.find_run(task, model, seed)
+                    if path is None:
                         missing.append({"task": task, "model": model, "seed": seed})
                         continue
                     row = json.loads(path.read_text())
@@ -355,7 +357,7 @@ class Runner:
             "protocol": {"id": first.get("protocol"), "split": self.split, "sizes": list(self.sizes),
                          "description": _protocol_text(self.split, self.sizes, seeds)},
         }
-        path = self.out / "results.json"
+        path = self.layout.results_json
         _write_json_atomic(path, result)
         return path
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sciptm.benchmarks.layout import ResultsLayout
 from sciptm.errors import DataIntegrityError
 from sciptm.splits import Split
 
@@ -106,7 +107,8 @@ class BenchmarkResults:
     def __init__(self, path: str | Path) -> None:
         path = Path(path)
         self.path = path.parent if path.name == RESULTS_FILE else path
-        self.raw = read_results_json(self.path / RESULTS_FILE)
+        self.layout = ResultsLayout(self.path)
+        self.raw = read_results_json(self.layout.results_json)
         self.rows = pd.DataFrame(self.raw["rows"])
         self.summary = pd.DataFrame(self.raw["summary"])
         self.summary["mean"] = self.summary["mean"].map(_float)
@@ -176,8 +178,8 @@ class BenchmarkResults:
     # ----------------------------------------------------------------- runs
 
     def run_path(self, task: str, model: str, seed: int) -> Path:
-        """Path of one run file (it may not exist)."""
-        return self.path / "runs" / task / model / f"seed{seed}.json"
+        """Path of one run file: the existing one (current or older folder name), else where it would be written."""
+        return self.layout.find_run(task, model, seed) or self.layout.run_file(task, model, seed)
 
     def run(self, task: str, model: str, seed: int) -> dict[str, Any]:
         """The full run record of ``(task, model, seed)``, including test predictions.
@@ -267,7 +269,7 @@ class BenchmarkResults:
                                              f"results.json records {recorded}")
         for task, info in splits.items():
             for seed, recorded in info["seeds"].items():
-                file = self.path / "splits" / task / f"{info['method']}_seed{seed}.json"
+                file = self.layout.split_file(task, info["method"], seed)
                 actual = Split.load(file).hash if file.is_file() else recorded
                 if actual != recorded:
                     raise DataIntegrityError(f"{file}: split hash {actual} differs from results.json ({recorded})")
@@ -277,5 +279,5 @@ class BenchmarkResults:
         info = self.splits.get(task)
         if info is None:
             return None
-        file = self.path / "splits" / task / f"{info['method']}_seed{seed}.json"
+        file = self.layout.split_file(task, info["method"], seed)
         return file if file.is_file() else None
