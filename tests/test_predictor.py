@@ -54,7 +54,7 @@ def test_esol_regression_with_rdkit2d_beats_mean_predictor(esol, tmp_path) -> No
     assert AutoModel.from_pretrained(tmp_path / "esol") is not None
     # the same folder as an encoder with a new head
     fresh = sciptm.PropertyPredictor.from_pretrained(tmp_path / "esol", task="binary")
-    assert fresh.task.name == "binary" and fresh.module is None
+    assert fresh.task == "binary" and fresh.module is None
 
     # uncertainty: MC dropout gives a positive spread, centred near the deterministic prediction
     mean, std = model.predict(X.iloc[te][:10], return_std=True)
@@ -137,7 +137,7 @@ def test_freeze_encoder_keeps_encoder_weights(esol) -> None:
     enc = tiny()
     model = sciptm.PropertyPredictor(enc, task="regression", epochs=2, freeze="encoder")
     model.fit(esol.smiles[:32], esol[ESOL_TARGET][:32])
-    np.testing.assert_array_equal(model.encoder.embed(["CCO"]), enc.embed(["CCO"]))
+    np.testing.assert_array_equal(model.encoder_.embed(["CCO"]), enc.embed(["CCO"]))
     gradual = sciptm.PropertyPredictor(tiny(), task="regression", epochs=2, freeze="gradual")
     gradual.fit(esol.smiles[:32], esol[ESOL_TARGET][:32])
     assert len(gradual.history_) == 2

@@ -152,7 +152,7 @@ class _Explainer:
     @classmethod
     def _from_predictor(cls, predictor: Any, target: Any) -> _Explainer:
         module = predictor._check_fitted()
-        state, kind = predictor.state, predictor.task.kind
+        state, kind = predictor.state, predictor.task_.kind
         names = list(state.get("target_names", []))
         n_targets = int(state.get("n_targets", 1))
 
@@ -204,7 +204,7 @@ class _Explainer:
         def head(ids, mask, feats):
             return module(ids, mask, feats)
 
-        return cls(predictor.encoder, module.encoder, head, select, to_prediction,
+        return cls(predictor.encoder_, module.encoder, head, select, to_prediction,
                    lambda texts: predictor._features(texts), [module])
 
     # ------------------------------------------------------------------ model state
