@@ -14,9 +14,9 @@ Prints (and with ``--json FILE`` writes):
   ``"multitask-..."``) or a tuple/set/list of them, plus ``.startswith/endswith("multitask...")``;
 - places that build a results-folder path: modules holding a ``"runs"`` / ``"splits"`` path join, a
   ``seed{..}.json`` f-string or the ``replace("/", "__")`` escape;
-- places that parse benchmark model names: modules (outside ``domains/`` and the old ``protein/``,
-  where ``":"`` separates mutations) that split/strip/test a name on ``":probe"``, ``"@random"``, ``":"``
-  or ``"+"``.
+- places that parse benchmark model names: modules (outside ``domains/``, ``protein/``, ``zeroshot/``,
+  where ``":"`` separates mutations, and ``encoders/``/``training/``, where it separates a device index)
+  that split/strip/test a name on ``":probe"``, ``"@random"``, ``":"`` or ``"+"``.
 """
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TASK_WORDS = {"regression", "binary", "multiclass", "classification", "multitask", "multitask-regression",
               "multitask-binary", "multitask-classification"}
 MODEL_TOKENS = {":probe", "@random", ":", "+", "@"}
+#: folders where ":" and "+" mean something else (mutations "A23G:L40P", devices "cuda:0")
+_NOT_MODEL_NAMES = ("sciptm/domains/", "sciptm/protein/", "sciptm/encoders/", "sciptm/training/", "sciptm/zeroshot/")
 STR_METHODS = {"split", "rsplit", "endswith", "startswith", "removesuffix", "removeprefix", "partition",
                "rpartition", "replace"}
 
@@ -117,7 +119,7 @@ def measure(base: Path) -> dict:
         p = _results_path_lines(src)
         if p:
             paths[rel] = p
-        if not (rel.startswith("sciptm/domains/") or rel.startswith("sciptm/protein/") or "mutations" in rel):
+        if not rel.startswith(_NOT_MODEL_NAMES) and "mutations" not in rel:
             m = _model_parse_lines(tree)
             if m:
                 parsers[rel] = sorted(m)

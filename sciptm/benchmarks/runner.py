@@ -27,7 +27,8 @@ from sciptm import metrics as metric_lib
 from sciptm.benchmarks.environment import environment
 from sciptm.benchmarks.fields import FIELDS, Field
 from sciptm.benchmarks.layout import ResultsLayout
-from sciptm.benchmarks.models import build_model
+from sciptm.benchmarks.models import MODELS, build_model
+from sciptm.benchmarks.models.spec import ModelSpec
 from sciptm.benchmarks.taskdata import TaskData
 from sciptm.domains import get_domain
 from sciptm.errors import SkippedInputWarning
@@ -400,6 +401,21 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def resolve_grid(field: str, tasks: Sequence[str] | None = None, models: Sequence[str] | None = None,
+                 seeds: Sequence[int] = (0,), quick: bool = False,
+                 model_options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The grid a :func:`run` call computes, with ``quick`` and the field's defaults filled in: ``tasks``,
+    ``models``, ``seeds`` and ``model_options`` (``sciptm bench`` records them in ``resolved_config.yaml``)."""
+    fld = FIELDS.get(field)
+    if quick:
+        tasks = tasks or list(fld.quick_tasks)
+        models = models or [m if _available(m) else str(ModelSpec.parse(m).with_base("tiny")) for m in fld.quick_models]
+        seeds = list(seeds)[:1]
+        model_options = {"default": dict(fld.quick_options), **(model_options or {})}
+    return {"tasks": list(tasks or fld.tasks), "models": list(models or fld.models), "seeds": list(seeds),
+            "model_options": model_options}
+
+
 def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequence[str] | None = None,
         split: str | None = None, seeds: Sequence[int] = (0,), out: str | Path = "results", quick: bool = False,
         model_options: dict[str, dict[str, Any]] | None = None, sizes: Sequence[float] | None = None,
@@ -417,11 +433,8 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
     same result files, resume behaviour and ``results.json``; see :mod:`sciptm.benchmarks.executors`).
     """
     fld = FIELDS.get(field)
-    if quick:
-        tasks = tasks or list(fld.quick_tasks)
-        models = models or [m if _available(m) else m.replace(m.split(":")[0], "tiny") for m in fld.quick_models]
-        seeds = seeds[:1]
-        model_options = {"default": dict(fld.quick_options), **(model_options or {})}
+    grid = resolve_grid(field, tasks, models, seeds, quick, model_options)
+    tasks, models, seeds, model_options = grid["tasks"], grid["models"], grid["seeds"], grid["model_options"]
     runner = Runner(field, out, split, sizes, model_options, progress)
     runner.compute = not collect_only
     csv_options = {"input": input, "targets": targets, "task_type": task_type} if input or targets or task_type else {}
@@ -436,7 +449,9 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
 
 def _available(model: str) -> bool:
     """False for a shipped encoder missing from this build (the quick list then uses ``tiny``)."""
-    base = model.split(":")[0].split("+")[0]
+    if model in MODELS:
+        return True
+    base = ModelSpec.parse(model).base
     if base.startswith("sciptm/"):
         from sciptm.encoders.hub import SHIPPED
 

@@ -27,7 +27,7 @@ class BenchModel(Protocol):
 #: name -> factory ``(options: dict) -> BenchModel``
 MODELS: Registry[Any] = Registry("benchmark model")
 
-for _module in ("common", "chem", "protein", "materials"):
+for _module in ("common", "chem", "protein", "materials", "deepchem_baseline"):
     try:
         importlib.import_module(f"sciptm.benchmarks.models.{_module}")
     except ModuleNotFoundError as _exc:
@@ -40,7 +40,9 @@ def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
     options = dict(options or {})
     if name in MODELS:
         return MODELS.get(name)(options)
-    if name.endswith(":probe"):  # frozen encoder embeddings + RidgeCV (models/probe.py)
+    from sciptm.benchmarks.models.spec import ModelSpec
+
+    if ModelSpec.parse(name).probe:  # frozen encoder embeddings + RidgeCV (models/probe.py)
         from sciptm.benchmarks.models.probe import EmbeddingProbe
 
         return EmbeddingProbe(name, options)

@@ -1,11 +1,11 @@
 """Any sciptm encoder as a benchmark model: fine-tuned with a task head (PropertyPredictor)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sciptm.benchmarks.models.spec import ModelSpec
 from sciptm.benchmarks.taskdata import TaskData
 from sciptm.encoders import SIZES, Encoder
 
@@ -27,18 +27,14 @@ class EncoderModel:
     """
 
     def __init__(self, spec: str, options: dict[str, Any]):
+        parsed = ModelSpec.parse(spec).check()
         self.spec = spec
-        base = spec.split("+")[0]
         self.name = spec
         self.options = dict(options)
-        if "+" in spec:  # e.g. "tiny+rdkit2d": the side-feature set in the name
-            self.options.setdefault("features", spec.split("+", 1)[1])
-        self.random_init = base.endswith("@random")
-        base = base.removesuffix("@random")
-        self.base = base
-        if base not in SIZES and not Path(base).exists() and not base.startswith("sciptm/") and "/" not in base:
-            raise ValueError(f"unknown model {spec!r}: not a registered baseline, a size ({', '.join(SIZES)}), "
-                             f"a folder or a shipped/hub encoder name")
+        if parsed.features:  # e.g. "tiny+rdkit2d": the side-feature set in the name
+            self.options.setdefault("features", parsed.features)
+        self.random_init = parsed.random_init
+        self.base = parsed.base
 
     def encoder(self, domain: str | dict[str, Any], seed: int) -> Encoder:
         if self.base in SIZES:
@@ -50,7 +46,7 @@ class EncoderModel:
         from sciptm.predictor import PropertyPredictor
 
         enc = self.encoder(data.domain_config or data.domain, seed)
-        if enc.domain.name != data.domain:
+        if enc.domain.name != data.domain and data.domain not in getattr(enc.domain, "reads", ()):
             raise ValueError(f"encoder {self.spec!r} is a {enc.domain.name} encoder; task {data.name!r} is {data.domain}")
         enc.domain = match_kind(enc.domain, data.domain_config, self.spec, data.name)
         head = {k: v for k, v in self.options.items() if k in _MODEL_KEYS - {"architecture", "pooling", "valid_fraction"}}

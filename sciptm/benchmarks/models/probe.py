@@ -11,7 +11,6 @@ part* is fitted on them. That makes a sciptm encoder CPU-feasible on tens of tho
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,11 +18,11 @@ import scipy.sparse as sp
 from sklearn.linear_model import RidgeClassifierCV, RidgeCV
 from sklearn.preprocessing import StandardScaler
 
+from sciptm.benchmarks.models.spec import PROBE_SUFFIX, ModelSpec
 from sciptm.benchmarks.taskdata import TaskData
 
 #: ridge penalties searched by generalised cross-validation on the training rows
 ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
-PROBE_SUFFIX = ":probe"
 #: sparse feature matrices up to this many cells (about 1.6 GB as float64) are made dense before RidgeCV
 DENSE_LIMIT = 200_000_000
 _CLASSIFICATION = ("binary", "multitask-binary", "multiclass")
@@ -101,11 +100,12 @@ def probe_encoder(spec: str, domain: str | dict[str, Any], seed: int, pooling: s
     a ``@random`` suffix keeps that encoder's architecture with fresh weights drawn with ``seed``."""
     from sciptm.encoders import SIZES, Encoder
 
-    if spec in SIZES:
-        return Encoder.from_config(domain=domain, size=spec, seed=seed, pooling=pooling)
-    if spec.endswith("@random"):
-        return Encoder.from_pretrained(spec.removesuffix("@random"), pooling=pooling, random_init=True, seed=seed)
-    return Encoder.from_pretrained(spec, pooling=pooling)
+    parsed = ModelSpec.parse(spec)
+    if parsed.base in SIZES:
+        return Encoder.from_config(domain=domain, size=parsed.base, seed=seed, pooling=pooling)
+    if parsed.random_init:
+        return Encoder.from_pretrained(parsed.base, pooling=pooling, random_init=True, seed=seed)
+    return Encoder.from_pretrained(parsed.base, pooling=pooling)
 
 
 def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any], seed: int, pooling: str = "mean",
@@ -116,16 +116,16 @@ def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any],
     ``domain`` is the task's domain name or config (a crystal encoder is set to the task's input kind).
     """
     from sciptm.benchmarks.models.encoder import match_kind
-    from sciptm.encoders import SIZES
 
     kind = domain.get("kind") if isinstance(domain, dict) else None
-    key = (spec, seed if spec in SIZES or spec.endswith("@random") else -1, pooling, kind)
+    parsed = ModelSpec.parse(spec)
+    key = (spec, seed if parsed.is_size or parsed.random_init else -1, pooling, kind)
     store = _EMBEDDINGS.setdefault(key, {})
     todo = list(dict.fromkeys(t for t in texts if t not in store))
     if todo:
         config = {"name": domain} if isinstance(domain, str) else dict(domain)
         enc = probe_encoder(spec, config, seed, pooling)
-        if enc.domain.name != config["name"]:
+        if enc.domain.name != config["name"] and config["name"] not in getattr(enc.domain, "reads", ()):
             raise ValueError(f"encoder {spec!r} is a {enc.domain.name} encoder; the task is {config['name']}")
         enc.domain = match_kind(enc.domain, config, spec, "this task")
         vectors = enc.embed(todo, batch_size=batch_size, max_tokens=max_tokens, progress=progress, long="chunk")
@@ -142,15 +142,15 @@ class EmbeddingProbe:
     """
 
     def __init__(self, spec: str, options: dict[str, Any]):
-        if not spec.endswith(PROBE_SUFFIX) or len(spec) == len(PROBE_SUFFIX):
+        parsed = ModelSpec.parse(spec)
+        if not parsed.probe:
             raise ValueError(f"a probe model is named '<encoder>{PROBE_SUFFIX}', got {spec!r}")
-        from sciptm.encoders import SIZES
-
+        parsed.check()
+        if parsed.features:
+            raise ValueError(f"{spec!r}: a probe takes no side features (it is a ridge on the frozen embedding); "
+                             f"fine-tune '{parsed.encoder}+{parsed.features}' instead")
         self.name = spec
-        self.base = spec[: -len(PROBE_SUFFIX)]
-        if self.base not in SIZES and not Path(self.base).exists() and "/" not in self.base:
-            raise ValueError(f"unknown encoder {self.base!r} in {spec!r}: use a size ({', '.join(SIZES)}), "
-                             f"a folder or a shipped/hub encoder name")
+        self.base = parsed.encoder
         self.options = dict(options)
 
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
