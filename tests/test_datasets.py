@@ -87,6 +87,7 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("SCIPTM_CACHE", str(cache))
     monkeypatch.delenv("SCIPTM_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("SCIPTM_EMBEDDED_DATA", "0")  # these tests download ESOL; not the copy shipped in the package
     monkeypatch.delenv("SCIPTM_OFFLINE", raising=False)
     return cache
 

@@ -9,7 +9,9 @@ Resolution order for a file ``<folder>/<file>`` of a card:
    read in place. Mirror files are **not** copied into the cache: the mirror is already
    a local, read-only copy, the files are small (hashing the largest, 14 MB, takes tens
    of milliseconds) and a second copy would only double disk use and risk drift.
-3. a download from the card's canonical URL (or ``$SCIPTM_DATA_URL/<folder>/<file>``),
+3. the copies embedded in the package (``sciptm/data/embedded/<folder>/<file>``: only the quick-start
+   ESOL and BBBP files, so the README's main job runs offline), verified like a mirror copy.
+4. a download from the card's canonical URL (or ``$SCIPTM_DATA_URL/<folder>/<file>``),
    streamed to a temporary file in the cache folder, verified, then moved into place.
 
 Example
@@ -28,6 +30,9 @@ from sciptm.data.cards import Card, FileSpec
 from sciptm.data.download import DataUnavailableError, download
 from sciptm.data.integrity import sha256_file, sidecar_path, verify_file
 from sciptm.errors import DataIntegrityError
+
+#: the quick-start datasets shipped inside the package (byte-identical, sha256-checked; see SOURCE.md there)
+EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
 
 
 def _folder(card: Card) -> str:
@@ -49,6 +54,14 @@ def download_url(card: Card, spec: FileSpec) -> str | None:
     return spec.url
 
 
+def embedded_path(card: Card, spec: FileSpec) -> Path | None:
+    """The copy shipped inside the package (``sciptm/data/embedded/``, see its ``SOURCE.md``), or ``None``."""
+    if not card.folder or not locations.embedded_allowed():
+        return None
+    path = EMBEDDED_DIR / card.folder / spec.file
+    return path if path.is_file() else None
+
+
 def local_path(card: Card, spec: FileSpec) -> Path | None:
     """An existing local copy (cache first, then mirror) without verifying it, or ``None``."""
     cached = cache_path(card, spec)
@@ -57,7 +70,7 @@ def local_path(card: Card, spec: FileSpec) -> Path | None:
     mirror = locations.mirror_dir()
     if mirror is not None and (mirror / _folder(card) / spec.file).is_file():
         return mirror / _folder(card) / spec.file
-    return None
+    return embedded_path(card, spec)
 
 
 def fetch_file(card: Card, spec: FileSpec, *, progress: bool = True) -> tuple[Path, str]:
@@ -91,6 +104,9 @@ def fetch_file(card: Card, spec: FileSpec, *, progress: bool = True) -> tuple[Pa
         tried.append(str(mirrored))
         if mirrored.is_file():
             return mirrored, verify_file(mirrored, accepted)
+    embedded = embedded_path(card, spec)
+    if embedded is not None:
+        return embedded, verify_file(embedded, accepted)
     url = download_url(card, spec)
     if url is None:
         raise DataUnavailableError(
@@ -101,4 +117,5 @@ def fetch_file(card: Card, spec: FileSpec, *, progress: bool = True) -> tuple[Pa
     return cached, download(url, cached, accepted, progress=progress)
 
 
-__all__ = ["DataUnavailableError", "cache_path", "download_url", "fetch_file", "local_path", "sha256_file"]
+__all__ = ["EMBEDDED_DIR", "DataUnavailableError", "cache_path", "download_url", "embedded_path", "fetch_file",
+           "local_path", "sha256_file"]

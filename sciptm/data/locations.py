@@ -11,6 +11,8 @@ nothing is created here:
 - ``SCIPTM_DATA_URL``: a base URL laid out like the mirror; when set, downloads use
   ``<base>/<folder>/<file>`` instead of each card's canonical URL.
 - ``SCIPTM_OFFLINE``: ``1``/``true``/``yes`` forbids downloads.
+- ``SCIPTM_EMBEDDED_DATA``: ``0``/``false``/``no`` ignores the quick-start files shipped in the package
+  (``sciptm/data/embedded/``), e.g. to test downloads of ESOL or BBBP.
 
 Example
 -------
@@ -65,3 +67,8 @@ def url_base() -> str | None:
 def offline() -> bool:
     """Whether ``SCIPTM_OFFLINE`` forbids downloads."""
     return os.environ.get("SCIPTM_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def embedded_allowed() -> bool:
+    """Whether the quick-start files shipped in the package may be used (``SCIPTM_EMBEDDED_DATA`` not off)."""
+    return os.environ.get("SCIPTM_EMBEDDED_DATA", "").strip().lower() not in ("0", "false", "no", "off")

@@ -43,6 +43,8 @@ class _LazyRegistry(Registry[Featurizer]):
         key = str(name).lower()
         if key not in self._entries and key in self.builtin:
             importlib.import_module(self.builtin[key])
+        if key not in self._entries and key.startswith("deepchem:"):  # a saved DeepChem featurizer (sciptm.interop)
+            importlib.import_module("sciptm.interop.deepchem").register_featurizer_name(str(name))
         return super().get(key)
 
     __getitem__ = get
