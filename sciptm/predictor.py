@@ -48,6 +48,7 @@ from sciptm.domains.base import Errors
 from sciptm.encoders import Encoder
 from sciptm.errors import ConfigError, InvalidInputError, InvalidLabelError, TruncatedInputWarning, UnknownNameError
 from sciptm.features import FEATURES
+from sciptm.interop import from_deepchem_dataset, is_deepchem_dataset, resolve_features
 from sciptm.heads import MLPHead, PredictorModule
 from sciptm.tasks import TASKS, Task
 from sciptm.training import TrainData, Trainer, TrainerConfig
@@ -332,7 +333,7 @@ seed, device, mixed_precision, progress:
 
     def _check_params(self, encoder: Encoder) -> None:
         if self.features is not None:
-            featurizer = FEATURES.get(self.features)
+            featurizer = FEATURES.get(resolve_features(self.features))
             if featurizer.domain != encoder.domain.name:
                 raise ConfigError(f"feature set {self.features!r} is for domain {featurizer.domain!r}, "
                                   f"not {encoder.domain.name!r}")
@@ -354,7 +355,7 @@ seed, device, mixed_precision, progress:
         """Scaled side features of validated texts (``None`` without ``features``), with the fitted statistics."""
         if self.features is None:
             return None
-        raw = FEATURES.get(self.features)(texts)
+        raw = FEATURES.get(resolve_features(self.features))(texts)
         st = self.feature_stats_
         filled = np.where(np.isnan(raw), st["median"], raw)
         return np.clip((filled - st["mean"]) / st["std"], -10, 10).astype(np.float32)
@@ -363,7 +364,7 @@ seed, device, mixed_precision, progress:
         if self.features is None:
             self.feature_stats_ = None
             return
-        raw = FEATURES.get(self.features)(texts)
+        raw = FEATURES.get(resolve_features(self.features))(texts)
         with warnings.catch_warnings():  # all-NaN columns: median is NaN, filled with 0 below
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nan_to_num(np.nanmedian(raw, axis=0))
@@ -450,7 +451,8 @@ seed, device, mixed_precision, progress:
         data = TrainData(texts, y_enc, self._features(texts))
         return data, {"report": report, "invalid": prepared.invalid}
 
-    def fit(self, X: Any, y: Any, valid: tuple[Any, Any] | None = None, errors: Errors = "raise") -> PropertyPredictor:
+    def fit(self, X: Any, y: Any = None, valid: tuple[Any, Any] | Any | None = None,
+            errors: Errors = "raise") -> PropertyPredictor:
         """Fine-tune on inputs ``X`` (list/Series of SMILES, sequences, structures...) and labels ``y``
         (array, Series, or DataFrame for multitask; NaN = missing label).
 
@@ -458,8 +460,15 @@ seed, device, mixed_precision, progress:
         best-epoch restore, and calibrates :meth:`predict_interval` (regression). ``errors="skip"``
         drops invalid inputs (see ``skipped_``). Inputs longer than the model's maximum length are
         truncated with a :class:`~sciptm.errors.TruncatedInputWarning` naming them
-        (``fit_report_["truncated_rows"]``).
+        (``fit_report_["truncated_rows"]``). ``X`` (and ``valid``) may be a DeepChem ``dc.data.Dataset``:
+        its SMILES (``X`` or ``ids``) and labels (weight 0 = missing) are used (:mod:`sciptm.interop`).
         """
+        if is_deepchem_dataset(X):  # a dc.data.Dataset: SMILES from X or ids, labels from y (w == 0: missing)
+            X, y = from_deepchem_dataset(X)
+        if is_deepchem_dataset(valid):
+            valid = from_deepchem_dataset(valid)
+        if y is None:
+            raise InvalidLabelError("fit: no labels: pass y (or a DeepChem dataset with labels as X)")
         task = self._task()
         config = self._trainer_config()
         with seeded(config.seed):
@@ -509,6 +518,8 @@ seed, device, mixed_precision, progress:
     # ------------------------------------------------------------------ predict
     def _prepare(self, X: Any, errors: Errors, where: str) -> tuple[list[str], np.ndarray, np.ndarray | None]:
         self._check_fitted()
+        if is_deepchem_dataset(X):
+            X = from_deepchem_dataset(X)[0]
         prepared = self.encoder_.prepare(X, errors=errors)
         positions = np.flatnonzero(prepared.valid)
         truncated = [int(positions[i]) for i in long_rows(self.encoder_.tokenizer, prepared.texts)]
@@ -682,7 +693,8 @@ seed, device, mixed_precision, progress:
         conformal = None
         if self.conformal_ is not None:
             conformal = {"kind": self.conformal_["kind"], "scores": [s.tolist() for s in self.conformal_["scores"]]}
-        meta = {"format": FORMAT, "task": self.task_.name, "features": self.features, "head_hidden": self.head_hidden,
+        meta = {"format": FORMAT, "task": self.task_.name, "features": resolve_features(self.features),
+                "head_hidden": self.head_hidden,
                 "dropout": self.dropout, "trainer": self.trainer_config_.to_dict(), "state": self.state,
                 "ensemble": len(self.modules_), "uncertainty": self.uncertainty, "conformal": conformal,
                 "fit_report": self.fit_report_}

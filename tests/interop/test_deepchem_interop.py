@@ -118,3 +118,23 @@ def test_dc_multitask_benchmark_model_through_the_runner(dc, esol60: pd.DataFram
     row = json.loads(next((tmp_path / "res" / "runs").rglob("dc-multitask*/seed0.json")).read_text())
     assert row["metric"] == "rmse" and np.isfinite(row["value"]) and len(row["y_pred"]) == row["n_test"] == 6
     assert 1 <= row["model_info"]["best_epoch"] <= 3 and row["model_info"]["preset"]["layer_sizes"] == [1000, 1000]
+
+
+def test_property_predictor_fits_a_deepchem_dataset_with_a_deepchem_featurizer(dc, esol60: pd.DataFrame,
+                                                                               tiny_encoder, tmp_path: Path) -> None:
+    import sciptm
+    from sciptm.interop.deepchem import to_numpy_dataset
+
+    train = to_numpy_dataset(esol60["smiles"].tolist()[:50], esol60["y"].to_numpy()[:50])  # SMILES in X, as Dummy
+    test = dc.data.NumpyDataset(np.zeros((10, 1)), ids=esol60["smiles"].to_numpy()[50:])   # SMILES only in ids
+    fp = dc.feat.CircularFingerprint(size=64)
+    model = sciptm.PropertyPredictor(tiny_encoder, features=fp, epochs=2, batch_size=16)
+    assert model.get_params()["features"] is fp  # stored verbatim (scikit-learn)
+    model.fit(train)
+    assert model.fit_report_["n_used"] == 50
+    pred = model.predict(test)
+    assert pred.shape == (10,) and np.isfinite(pred).all()
+    folder = model.save_pretrained(tmp_path / "m")
+    again = sciptm.PropertyPredictor.from_pretrained(folder)  # the featurizer comes back from its saved name
+    assert again.features == 'deepchem:CircularFingerprint{"size": 64}'
+    np.testing.assert_allclose(again.predict(test), pred, rtol=1e-4, atol=1e-4)
