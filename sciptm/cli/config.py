@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from sciptm.errors import ConfigError
+
 #: sources of a parameter's value that a config file may override
 _OVERRIDABLE = ("DEFAULT", "DEFAULT_MAP")
 
@@ -30,10 +32,6 @@ _OVERRIDABLE = ("DEFAULT", "DEFAULT_MAP")
 RESOLVED_NAME = "resolved_config.yaml"
 #: parameters that steer the config mechanism itself and are not settings
 META_PARAMS = ("config",)
-
-
-class ConfigError(ValueError):
-    """A bad config file or setting (a user error: the CLI prints it as one line)."""
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
@@ -113,8 +111,8 @@ def resolve(ctx: Any, required: Sequence[str] = (), skip: Iterable[str] = META_P
 
 
 def _flag(param: Any) -> str:
-    if param.param_type_name == "argument":
-        return param.human_readable_name.upper()
+    if param.param_type_name == "argument":  # typer's TyperArgument lacks click's human_readable_name
+        return str(getattr(param, "metavar", None) or param.name).upper()
     return max(param.opts, key=len)
 
 
@@ -136,10 +134,16 @@ def _types(ctx: Any) -> dict[str, Any]:
 
 
 def _cast(kind: Any, name: str, value: Any, path: Any) -> Any:
-    """A config value checked against the flag's type (lists and mappings are kept as they are)."""
-    if value is None or isinstance(value, (list, dict)) or kind is None:
+    """A config value checked against the flag's type. Lists and mappings are kept for list- and mapping-valued
+    settings (``models: [a, b]``, ``model_options: {...}``: flags typed ``str``) and refused for numbers, booleans
+    and paths (``batch_size: [1, 2]``)."""
+    if value is None or kind is None:
         return value
     bad = ConfigError(f"{path}: {name}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+    if isinstance(value, (list, dict)):
+        if kind in (bool, int, float, Path):
+            raise bad
+        return value
     if kind is bool:
         if isinstance(value, bool):
             return value

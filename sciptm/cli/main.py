@@ -8,9 +8,13 @@ and exit with code 2; a traceback means a bug (``--debug`` shows it for user err
 """
 from __future__ import annotations
 
+import dis
+import errno
+import importlib
 import os
 import shlex
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -371,21 +375,91 @@ def _yaml_value(text: str, key: str) -> Any:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from sciptm.errors import DataIntegrityError, InvalidInputError, UnknownNameError
+    """The exception classes the CLI reports as one ``error:`` line: sciptm's own error family and YAML errors."""
+    from sciptm.errors import SciptmError
 
-    return (InvalidInputError, UnknownNameError, DataIntegrityError, ConfigError, FileNotFoundError,
-            IsADirectoryError, NotADirectoryError, PermissionError, ValueError, KeyError, yaml.YAMLError)
+    return (SciptmError, yaml.YAMLError)
+
+
+#: OSError numbers that come from the user's environment (a missing, read-only or full place), not from a bug
+_ENVIRONMENT_ERRNOS = frozenset(getattr(errno, name) for name in (
+    "EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOENT", "EISDIR", "ENOTDIR", "ENAMETOOLONG", "EEXIST",
+    "EFBIG", "ENOTEMPTY", "EXDEV", "EBUSY", "ETXTBSY") if hasattr(errno, name))
+
+#: builtin errors that sciptm's own code raises on purpose (``raise ValueError("...")`` with a message)
+_DELIBERATE = (ValueError, KeyError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
+
+def _click_errors(name: str) -> tuple[type[BaseException], ...]:
+    """Click's exception ``name`` from click and from the copy typer >= 0.20 vendors (either may be absent)."""
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+#: a group called without a command (click >= 8.2): show its help
+_NO_ARGS_IS_HELP = _click_errors("NoArgsIsHelpError")
+#: a missing argument, an unknown option, a bad flag value
+_USAGE = _click_errors("UsageError")
+_CLICK_OTHER = _click_errors("ClickException")
+_ABORT = _click_errors("Abort")
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def _raised_on_purpose(exc: BaseException) -> bool:
+    """True when ``exc`` was raised by an explicit ``raise SomeError(...)`` statement in sciptm's own code.
+
+    Transitional: sciptm's validation code raises typed :class:`~sciptm.errors.SciptmError` subclasses; older
+    code still raises plain builtins with a written message. Those are user errors too. What is *not* a user
+    error is a builtin raised implicitly (``d[key]``, a failed conversion) or raised inside another library:
+    those are bugs, and keep their traceback.
+    """
+    if type(exc) not in _DELIBERATE:
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    if not str(Path(code.co_filename).resolve()).startswith(_PACKAGE_DIR):
+        return False
+    op = next((i for i in dis.get_instructions(code) if i.offset == tb.tb_lasti), None)
+    return op is not None and op.opname == "RAISE_VARARGS" and bool(op.arg)  # not a bare re-raise
+
+
+def _environment_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS
 
 
 def _is_user_error(exc: BaseException) -> bool:
+    """A user error (one ``error:`` line, exit 2) rather than a bug (a traceback)."""
     if isinstance(exc, ModuleNotFoundError):  # an optional extra that is not installed names its pip command
         return "pip install" in str(exc)
-    return isinstance(exc, _user_errors())
+    return isinstance(exc, _user_errors()) or _environment_error(exc) or _raised_on_purpose(exc)
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    if _environment_error(exc) and getattr(exc, "strerror", None):
+        names = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        text = f"{exc.strerror}: {names}" if names else str(exc.strerror)
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 2000 else text[:1997] + "..."
+
+
+def _usage_line(exc: Any) -> str:
+    """A click usage error (missing argument, unknown option, bad value) as one line with where to get help."""
+    text = " ".join(str(exc.format_message()).split())
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return text + where
 
 
 def _quiet_hub_bars() -> None:
@@ -406,13 +480,28 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="sciptm", standalone_mode=False)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except Exception as exc:
-        if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):  # click's usage errors
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if type(exc).__name__ == "Abort":  # click's Ctrl-C / declined prompt
-            raise SystemExit(1) from None
-        if debug or not _is_user_error(exc):
+    except _NO_ARGS_IS_HELP as exc:  # a group called without a command: its help
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except _USAGE as exc:  # a missing argument, an unknown option, a bad flag value
+        if debug:
             raise
+        typer.secho(f"error: {_usage_line(exc)}", fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from None
+    except _ABORT:  # Ctrl-C / declined prompt
+        raise SystemExit(1) from None
+    except _CLICK_OTHER as exc:  # click's own file errors and the like: one line too
+        if debug:
+            raise
+        typer.secho(f"error: {' '.join(exc.format_message().split())}", fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from None
+    except Exception as exc:
+        if debug:
+            raise
+        if not _is_user_error(exc):
+            traceback.print_exception(exc)
+            typer.secho(f"sciptm: this is a bug ({type(exc).__name__} is not a sciptm error); please report it with "
+                        "the command line and the traceback above", fg=typer.colors.RED, err=True)
+            raise SystemExit(1) from None
         typer.secho(f"error: {_one_line(exc)}", fg=typer.colors.RED, err=True)
         raise SystemExit(2) from None

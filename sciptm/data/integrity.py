@@ -1,8 +1,15 @@
-"""SHA-256 checks for dataset files, with an optional sidecar that skips re-hashing.
+"""SHA-256 checks for dataset files.
 
-A cached file ``X`` may have a sidecar ``X.sha256`` (JSON: ``sha256``, ``size``,
-``mtime_ns``) written after a full hash. The sidecar is trusted only while the
-file's size and modification time are unchanged; otherwise the file is hashed again.
+Every file is hashed in full at least once per process before it is used: a cached
+copy corrupted in place with its size and modification time kept (bit rot, ``rsync -t``,
+a restore from backup) is caught the first time a process reads it, and the checksum a
+run records is the one of the bytes it read. Within one process a file is not hashed
+again while its inode, size, mtime and ctime are unchanged (any write or ``touch``
+changes the ctime, which no user tool can set back).
+
+A cached file ``X`` also gets a sidecar ``X.sha256`` (JSON: ``sha256``, ``size``,
+``mtime_ns``) recording the last verification; it is a record for people and tools,
+never a reason to skip hashing in a new process.
 
 Example
 -------
@@ -23,6 +30,9 @@ from pathlib import Path
 from sciptm.errors import DataIntegrityError
 
 _CHUNK = 1 << 20
+
+#: files this process has hashed: (resolved path, device, inode, size, mtime_ns, ctime_ns) -> sha256
+_HASHED: dict[tuple[str, int, int, int, int, int], str] = {}
 
 
 def sha256_file(path: str | Path) -> str:
@@ -48,19 +58,19 @@ def write_sidecar(path: Path, sha256: str) -> None:
     os.replace(tmp, side)
 
 
-def _sidecar_sha(path: Path) -> str | None:
-    side = sidecar_path(path)
-    if not side.is_file():
-        return None
-    try:
-        rec = json.loads(side.read_text())
-        st = path.stat()
-    except (OSError, ValueError):
-        return None
-    if not isinstance(rec, dict) or rec.get("size") != st.st_size or rec.get("mtime_ns") != st.st_mtime_ns:
-        return None
-    sha = rec.get("sha256")
-    return sha if isinstance(sha, str) else None
+def _stat_key(path: Path) -> tuple[str, int, int, int, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def forget_hashes() -> None:
+    """Forget which files this process has hashed (the next check hashes them again, as a new process would)."""
+    _HASHED.clear()
+
+
+def remember_hash(path: Path, sha256: str) -> None:
+    """Record that this process has just hashed ``path`` (e.g. while downloading it) as ``sha256``."""
+    _HASHED[_stat_key(path)] = sha256
 
 
 def mismatch_error(path: Path | str, expected: Iterable[str], actual: str, extra: str = "") -> DataIntegrityError:
@@ -77,8 +87,9 @@ def verify_file(path: Path, accepted: tuple[str, ...], *, use_sidecar: bool = Fa
     ----------
     path: the file.
     accepted: checksums that verify it (at least one).
-    use_sidecar: trust (and refresh) a ``.sha256`` sidecar whose size and mtime match;
-        only for files sciptm owns (the cache), never for a shared mirror.
+    use_sidecar: skip re-hashing a file this process already hashed and that is unchanged since
+        (same inode, size, mtime and ctime), and refresh its ``.sha256`` sidecar; only for files
+        sciptm owns (the cache), never for a shared mirror, which is hashed on every use.
 
     Raises
     ------
@@ -87,13 +98,16 @@ def verify_file(path: Path, accepted: tuple[str, ...], *, use_sidecar: bool = Fa
     """
     if not accepted:
         raise DataIntegrityError(f"no sha256 is pinned for {path}; refusing to use an unverified file")
-    if use_sidecar:
-        known = _sidecar_sha(path)
+    key = _stat_key(path) if use_sidecar else None
+    if key is not None:
+        known = _HASHED.get(key)
         if known is not None and known in accepted:
             return known
     actual = sha256_file(path)
     if actual not in accepted:
         raise mismatch_error(path, accepted, actual)
-    if use_sidecar:
+    if key is not None:
+        if _stat_key(path) == key:  # unchanged while it was hashed
+            _HASHED[key] = actual
         write_sidecar(path, actual)
     return actual

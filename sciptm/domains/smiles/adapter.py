@@ -23,6 +23,9 @@ def parse(smiles: str) -> Chem.Mol:
     text = smiles.strip()
     if not text:
         raise ValueError("empty SMILES")
+    inner = next((c for c in text if c.isspace()), None)
+    if inner is not None:  # RDKit would read the part after it as a molecule name and drop it silently
+        raise ValueError(f"whitespace ({inner!r}) inside the SMILES; one molecule per row, no spaces")
     mol = Chem.MolFromSmiles(text, sanitize=False)
     if mol is None:
         raise ValueError("RDKit could not parse the SMILES (syntax error or unclosed ring)")
