@@ -152,6 +152,17 @@ class TuneResult:
     study: Any
     outer: dict[str, np.ndarray] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    #: the mean predictor's score on the same inner validation rows (``None`` when it cannot be scored)
+    baseline_value: float | None = None
+
+    @property
+    def baseline_beats_all(self) -> bool:
+        """True when the mean predictor scores at least as well as the best trial: nothing was learned."""
+        if self.baseline_value is None:
+            return False
+        if self.greater_is_better:
+            return self.baseline_value >= self.best_value
+        return self.baseline_value <= self.best_value
 
     @property
     def best_config(self) -> dict[str, dict[str, Any]]:
@@ -210,8 +221,11 @@ def tune(task: str, model: str, space: Mapping[str, Any], field: str = "chem", n
     """
     import optuna
 
+    from sciptm.benchmarks.models import check_model_options
+
     params = parse_space(space)
     fixed = dict(model_options or {})
+    check_model_options({model: {**fixed, **dict.fromkeys(space or {})}})  # fixed and searched options the model reads
     if n_trials < 1:
         raise ValueError(f"n_trials must be at least 1, not {n_trials}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,6 +242,7 @@ def tune(task: str, model: str, space: Mapping[str, Any], field: str = "chem", n
     metric = metric or data.metric
     greater = metric_lib.METRICS.get(metric).greater_is_better
     y_true = inner.y_true("test")
+    baseline = _mean_baseline(inner, seed, metric, y_true)
 
     def objective(trial: Any) -> float:
         options = {**fixed, **{name: p.suggest(trial) for name, p in params.items()}}
@@ -261,7 +276,7 @@ def tune(task: str, model: str, space: Mapping[str, Any], field: str = "chem", n
     result = TuneResult(model=model, task=data.name, metric=metric, greater_is_better=greater,
                         best_value=float(best.value), best_params=best_params, best_options=best_options,
                         trials=study.trials_dataframe(attrs=("number", "value", "state", "params", "duration")),
-                        study=study,
+                        study=study, baseline_value=baseline,
                         outer={"train": data.rows[data.train], "valid": data.rows[data.valid],
                                "test": data.rows[data.test]})
     if out is not None:
@@ -279,11 +294,24 @@ def write_results(result: TuneResult, out: str | Path, **about: Any) -> dict[str
             f"{result.best_value:.6g} over {len(result.trials)} trials\n"
             f"# {', '.join(f'{k}={v}' for k, v in about.items())}\n"
             f"# use as a benchmark's model_options (sciptm bench --model-options best_config.yaml)\n")
+    if result.baseline_beats_all:
+        head += (f"# note: the mean predictor scores {result.baseline_value:.6g} on the same rows, as well as or "
+                 f"better than every trial\n")
     best = out / "best_config.yaml"
     best.write_text(head + yaml.safe_dump(_plain(result.best_config), sort_keys=False))
     trials = out / "trials.csv"
     result.trials.to_csv(trials, index=False)
     return {"best_config": best, "trials": trials}
+
+
+def _mean_baseline(inner: TaskData, seed: int, metric: str, y_true: np.ndarray) -> float | None:
+    """The mean predictor's ``metric`` on the inner validation rows: the floor every trial should beat."""
+    try:
+        pred = np.asarray(build_model("mean", {}).fit_predict(inner, seed), dtype=float)
+        value = float(metric_lib.compute(metric, y_true, pred))
+    except (ValueError, TypeError):  # a metric that a constant prediction cannot be scored with
+        return None
+    return None if math.isnan(value) else value
 
 
 def _plain(obj: Any) -> Any:
