@@ -12,6 +12,7 @@ from rdkit import Chem, RDLogger
 from sklearn.model_selection import KFold
 
 from sciptm import splits
+from sciptm.domains.smiles import splits as smiles_splits
 from sciptm.errors import DataIntegrityError, InvalidInputError, SkippedInputWarning, UnknownNameError
 from sciptm.splits import SPLITTERS, Split, make_folds, make_split
 
@@ -69,7 +70,7 @@ def test_scaffold_equals_deepchem_on_bbbp(bbbp: pd.DataFrame) -> None:
 def test_scaffold_equals_deepchem_on_bace(bace: pd.DataFrame) -> None:
     smiles = bace["mol"].tolist()
     expected = _deepchem_scaffold(smiles)
-    split = splits.scaffold_split(smiles)
+    split = smiles_splits.scaffold_split(smiles)
     assert [split.train.tolist(), split.valid.tolist(), split.test.tolist()] == [list(e) for e in expected]
     assert split.sizes == {"train": 1210, "valid": 151, "test": 152}
 
@@ -104,11 +105,11 @@ def test_every_registered_method_partitions_rows(bace: pd.DataFrame) -> None:
 
 
 def test_scaffold_groups_never_straddle_parts(esol_smiles: list[str]) -> None:
-    for split in (splits.scaffold_split(esol_smiles), splits.scaffold_balanced_split(esol_smiles, seed=3)):
+    for split in (smiles_splits.scaffold_split(esol_smiles), smiles_splits.scaffold_balanced_split(esol_smiles, seed=3)):
         part_of = split.labels()
         seen: dict[str, str] = {}
         for i, smi in enumerate(esol_smiles):
-            scaffold = splits.murcko_scaffold(smi)
+            scaffold = smiles_splits.murcko_scaffold(smi)
             assert seen.setdefault(scaffold, part_of[i]) == part_of[i], (split.method, scaffold)
         # the most common scaffold (benzene) is in train for both methods
         assert part_of[esol_smiles.index("c1ccccc1")] == "train"
@@ -193,7 +194,7 @@ def test_hash_tracks_indices_not_order() -> None:
 
 
 def test_save_load_round_trip_and_tamper_detection(tmp_path: Path, esol_smiles: list[str]) -> None:
-    split = splits.scaffold_balanced_split(esol_smiles, seed=4)
+    split = smiles_splits.scaffold_balanced_split(esol_smiles, seed=4)
     path = split.save(tmp_path / "split.json")
     loaded = Split.load(path)
     assert loaded == split and loaded.hash == split.hash
@@ -227,13 +228,13 @@ def test_views_select_and_frame() -> None:
 
 def test_unparsable_smiles_do_not_crash_scaffold_splits() -> None:
     smiles = ["c1ccccc1C", "C1CC", None, "c1ccccc1O", "not a smiles", "C1CCCCC1", "CCO", "CCN"]
-    for fn in (splits.scaffold_split, splits.scaffold_balanced_split):
+    for fn in (smiles_splits.scaffold_split, smiles_splits.scaffold_balanced_split):
         with pytest.warns(SkippedInputWarning, match="rows 1, 2, 4"):
             split = fn(smiles, (0.5, 0.25, 0.25))  # type: ignore[arg-type]
         assert split.excluded.tolist() == [1, 2, 4]
         _check_partition(split, len(smiles))
     with pytest.raises(InvalidInputError) as info:
-        splits.scaffold_split(smiles, invalid="raise")  # type: ignore[arg-type]
+        smiles_splits.scaffold_split(smiles, invalid="raise")  # type: ignore[arg-type]
     assert [r.index for r in info.value.records] == [1, 2, 4]
 
 

@@ -1,6 +1,6 @@
 """Protein splits: sequence-identity cluster splits and ProteinGym-style position folds of DMS assays.
 
-Registered in :data:`sciptm.splits.SPLITTERS` (imported at the end of :mod:`sciptm.splits`), so
+Registered in :data:`sciptm.splits.SPLITTERS` (this module is imported on the first lookup of one of its names), so
 ``sciptm bench protein --split cluster`` and ``make_split("cluster", smiles=sequences)`` read the same keys
 (the ``smiles=`` argument of :func:`~sciptm.splits.make_split` carries the per-row inputs, here sequences).
 
@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from sciptm.splits import DEFAULT_SIZES, SPLITTERS, Split, Splitter, _carve, _check_sizes, _cut_counts
+from sciptm.splits.core import DEFAULT_SIZES, SPLITTERS, Split, Splitter
+from sciptm.splits.sizing import carve_valid, check_sizes, cut_counts
 
 CLUSTER_IDENTITIES = {"cluster": 0.5, "cluster30": 0.3, "cluster50": 0.5, "cluster70": 0.7, "cluster90": 0.9}
 SCHEMES = ("contiguous", "modulo")
@@ -82,10 +83,10 @@ def cluster_split(sequences: Sequence[str], identity: float = 0.5, sizes: Sequen
     >>> sorted(s.sizes.values())
     [2, 3, 5]
     """
-    fr = _check_sizes(sizes)
+    fr = check_sizes(sizes)
     labels, used = _clusters(sequences, identity, coverage, method)
     n = len(labels)
-    n_train, n_valid, n_test = _cut_counts(n, fr)
+    n_train, n_valid, n_test = cut_counts(n, fr)
     groups = [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)] if n else []
     big = sorted((g for g in groups if len(g) > n_test / 2), key=lambda g: (-len(g), int(g[0])))
     small = [g for g in groups if len(g) <= n_test / 2]
@@ -202,7 +203,7 @@ def position_folds(positions: Sequence[Sequence[int]], k: int = 5, scheme: str =
         excluded = np.array([r for r, f in enumerate(touched) if i in f and len(f) > 1], dtype=np.int64)
         valid = np.zeros(0, dtype=np.int64)
         if valid_fraction:
-            train, valid = _carve(train, valid_fraction, np.random.default_rng([seed, i]))
+            train, valid = carve_valid(train, valid_fraction, np.random.default_rng([seed, i]))
         params = {"k": int(k), "fold": i, "scheme": scheme, "valid_fraction": valid_fraction,
                   "n_positions": len(fold_of), "test_positions": sorted(p for p, f in fold_of.items() if f == i)}
         out.append(Split(train, valid, test, method=scheme, seed=i, params=params, n=len(positions),
