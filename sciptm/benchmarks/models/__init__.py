@@ -27,7 +27,7 @@ class BenchModel(Protocol):
 #: name -> factory ``(options: dict) -> BenchModel``
 MODELS: Registry[Any] = Registry("benchmark model")
 
-for _module in ("common", "chem", "protein", "materials", "deepchem_baseline"):
+for _module in ("common", "chem", "protein", "materials", "deepchem_baseline", "zoo"):
     try:
         importlib.import_module(f"sciptm.benchmarks.models.{_module}")
     except ModuleNotFoundError as _exc:
