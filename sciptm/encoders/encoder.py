@@ -239,6 +239,19 @@ class Encoder:
         unk = self.tokenizer.unk_token_id
         return int(sum(ids.count(unk) for ids in self.tokenizer(texts)["input_ids"]))
 
+    # ------------------------------------------------------------------ scikit-learn transformer API
+    def fit(self, X: Any = None, y: Any = None) -> Encoder:
+        """No-op (the encoder is already trained), so an Encoder can be a :class:`sklearn.pipeline.Pipeline`
+        step; for ``clone``/``cross_val_score`` use :class:`sciptm.encoders.pipeline.EmbeddingTransformer`."""
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Pooled embeddings ``N x d`` (:meth:`embed` with its defaults)."""
+        return self.embed(X)
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        return self.embed(X)
+
     # ------------------------------------------------------------------ forward
     def forward_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the base model on validated texts; returns ``(B x T x d hidden, B x T mask)``."""
