@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,8 +31,9 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 from sciptm.domains import Domain, PreparedInputs, get_domain
 from sciptm.domains.base import Errors
 from sciptm.encoders.architectures import ARCHITECTURES
-from sciptm.encoders.batching import token_budget_batches
+from sciptm.encoders.batching import default_max_tokens, token_budget_batches
 from sciptm.encoders.hub import resolve_name
+from sciptm.errors import TruncatedInputWarning
 from sciptm.progress import progress_bar
 
 Pooling = Literal["mean", "cls"]
@@ -276,18 +278,35 @@ class Encoder:
         self,
         items: Any,
         batch_size: int = 256,
-        max_tokens: int = 16384,
+        max_tokens: int | None = None,
         errors: Errors = "raise",
         progress: bool | None = None,
         long: Literal["truncate", "chunk"] = "truncate",
+        quantize: Literal["int8"] | None = None,
+        out: str | Path | None = None,
+        chunk_size: int = 16384,
     ) -> np.ndarray:
         """Pooled embeddings as a float32 numpy array ``N x d``.
 
-        Batches are built by token budget (``max_tokens`` padded tokens, at most ``batch_size``
-        rows). With ``errors="skip"`` invalid rows come back as NaN rows, so row order is kept.
-        A progress bar shows when there are more than 2,000 inputs (or ``progress=True``).
-        Inputs longer than ``tokenizer.model_max_length`` tokens are cut with a warning
-        (``long="truncate"``) or read whole (``long="chunk"``, see :meth:`_embed_chunked`).
+        Rows are sorted by length and batched by token budget: at most ``max_tokens`` padded tokens
+        (default :func:`~sciptm.encoders.batching.default_max_tokens` of the device: cache-sized 4,096 on
+        CPU, larger on GPUs; ``SCIPTM_MAX_TOKENS`` overrides it) and at most ``batch_size`` rows. With
+        ``errors="skip"`` invalid rows come back as NaN rows, so row order is kept. A progress bar shows
+        when there are more than 2,000 inputs (or ``progress=True``). Inputs longer than
+        ``tokenizer.model_max_length`` tokens are cut with a warning (``long="truncate"``) or read whole
+        (``long="chunk"``, see :meth:`_embed_chunked`).
+
+        Parameters
+        ----------
+        quantize: ``"int8"`` runs a dynamically quantized copy of the model (int8 weights of the linear
+            layers, CPU only; ~1.4-1.5x faster here, embeddings at cosine >= 0.999 to fp32). The copy is
+            made on first use and remade when the weights change.
+        out: stream to a file instead of returning everything in memory: ``*.npy`` (a float32 ``N x d``
+            array, written through a memory map; the input must have a length) or ``*.csv`` (columns
+            ``dim_0..``; any iterable input). Inputs are read ``chunk_size`` at a time, so memory stays
+            bounded whatever ``N``; the return value is then the ``.npy`` opened read-only as a memory map,
+            or the ``.csv`` path. With ``errors="raise"`` an invalid row stops the run at its chunk.
+        chunk_size: rows validated and embedded per chunk when streaming.
         """
         if long not in ("truncate", "chunk"):
             raise ValueError(f"long must be 'truncate' or 'chunk', not {long!r}")
@@ -295,29 +314,152 @@ class Encoder:
             from sciptm.errors import ConfigError
 
             raise ConfigError(f"batch_size must be a positive integer, not {batch_size!r}")
+        if quantize not in (None, "int8"):
+            raise ValueError(f"quantize must be None or 'int8', not {quantize!r}")
+        if out is not None:
+            return self._embed_stream(items, Path(out), batch_size, max_tokens, errors, progress, long, quantize,
+                                      chunk_size)
         prepared = self.prepare(items, errors)
-        if not prepared.texts:  # no input, or every row skipped: N x d of NaN (0 x d for no input)
-            return np.full((prepared.n_total, self.hidden_size), np.nan, dtype=np.float32)
+        result = np.full((prepared.n_total, self.hidden_size), np.nan, dtype=np.float32)
+        if prepared.texts:  # no input, or every row skipped: N x d of NaN (0 x d for no input)
+            show = progress if progress is not None else len(prepared.texts) > 2000
+            result[np.flatnonzero(prepared.valid)] = self._embed_texts(prepared.texts, batch_size, max_tokens, long,
+                                                                       quantize, show)
+        return result
+
+    def _inference_model(self, quantize: str | None) -> torch.nn.Module:
+        """The model ``embed`` runs: the base model, or its cached dynamic-int8 copy (CPU only)."""
+        if quantize is None:
+            return self.model
+        if self.device.type != "cpu":
+            raise ValueError(f"quantize='int8' runs on CPU only; this encoder is on {self.device}")
+        version = tuple(int(p._version) for p in self.model.parameters()) + (id(self.model),)
+        cached = getattr(self, "_int8_cache", None)
+        if cached is None or cached[0] != version:
+            import copy
+
+            from torch.ao.quantization import quantize_dynamic
+
+            with warnings.catch_warnings():  # torch.ao deprecation notices; the dynamic int8 path still works
+                warnings.simplefilter("ignore")
+                qmodel = quantize_dynamic(copy.deepcopy(self.model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
+            self._int8_cache = (version, qmodel)
+        return self._int8_cache[1]
+
+    def _embed_texts(self, texts: list[str], batch_size: int, max_tokens: int | None, long: str,
+                     quantize: str | None, show: bool | None, warn_rows: np.ndarray | None = None) -> np.ndarray:
+        """Pooled vectors ``len(texts) x d`` of validated texts (the core of :meth:`embed`).
+
+        Texts are tokenized once; batches are padded from those ids (no second tokenizer call).
+        ``warn_rows`` maps text positions to the row numbers named in truncation warnings.
+        """
+        model = self._inference_model(quantize)
+        budget = int(max_tokens or default_max_tokens(self.device))
         limit = self.tokenizer.model_max_length
-        lengths = [len(ids) for ids in self.tokenizer(prepared.texts)["input_ids"]]
-        chunked = [i for i, n in enumerate(lengths) if n > limit] if long == "chunk" else []
-        short = sorted(set(range(len(lengths))) - set(chunked))
-        lengths = [min(lengths[i], limit) for i in short]
-        out = np.full((prepared.n_total, self.hidden_size), np.nan, dtype=np.float32)
-        rows = np.flatnonzero(prepared.valid)
-        was_training = self.model.training
-        self.model.eval()
-        show = progress if progress is not None else len(prepared.texts) > 2000
+        ids = self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        over = [i for i, row in enumerate(ids) if len(row) > limit]
+        chunked = over if long == "chunk" else []
+        if over and long == "truncate":
+            rows_named = [int(warn_rows[i]) if warn_rows is not None else i for i in over]
+            warnings.warn(TruncatedInputWarning(f"truncated {len(over)} inputs longer than {limit} tokens "
+                                                f"(first: row {rows_named[0]})", rows_named), stacklevel=3)
+            cut = self.tokenizer([texts[i] for i in over], truncation=True, verbose=False)["input_ids"]
+            for i, row in zip(over, cut):
+                ids[i] = row
+        skip = set(chunked)
+        short = [i for i in range(len(ids)) if i not in skip]
+        lengths = [len(ids[i]) for i in short]
+        out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        device = self.device
+        was_training = model.training
+        model.eval()
         try:
-            batches = [[short[j] for j in b] for b in token_budget_batches(lengths, max_tokens, batch_size)]
+            batches = [[short[j] for j in b] for b in token_budget_batches(lengths, budget, batch_size)]
             for idx in progress_bar(batches, "embedding", show, total=len(batches)):
-                hidden, mask = self.forward_texts([prepared.texts[i] for i in idx])
-                out[rows[idx]] = pool(hidden, mask, self.pooling).float().cpu().numpy()
+                width = max(len(ids[i]) for i in idx)
+                tokens = np.full((len(idx), width), pad, dtype=np.int64)
+                mask = np.zeros((len(idx), width), dtype=np.int64)
+                for r, i in enumerate(idx):
+                    n = len(ids[i])
+                    span = slice(width - n, width) if left else slice(0, n)
+                    tokens[r, span] = ids[i]
+                    mask[r, span] = 1
+                input_ids = torch.from_numpy(tokens).to(device)
+                attention = torch.from_numpy(mask).to(device)
+                hidden = model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+                out[idx] = pool(hidden, attention, self.pooling).float().cpu().numpy()
             for i in chunked:
-                out[rows[i]] = self._embed_chunked(prepared.texts[i], limit, max_tokens)
+                out[i] = self._embed_chunked(texts[i], limit, budget)
         finally:
-            self.model.train(was_training)
+            model.train(was_training)
         return out
+
+    def _embed_stream(self, items: Any, path: Path, batch_size: int, max_tokens: int | None, errors: Errors,
+                      progress: bool | None, long: str, quantize: str | None, chunk_size: int) -> Any:
+        """``embed(..., out=path)``: chunked validation and embedding written to ``.npy`` or ``.csv``."""
+        import itertools
+        import os
+
+        import pandas as pd
+
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        suffix = path.suffix.lower()
+        if suffix not in (".npy", ".csv"):
+            raise ValueError(f"out must name a .npy or .csv file, not {path.name!r}")
+        if isinstance(items, (str, bytes)):
+            items = [items]
+        series = items if isinstance(items, pd.Series) else None
+        total = len(items) if hasattr(items, "__len__") else None
+        if suffix == ".npy" and total is None:
+            raise ValueError("streaming to .npy needs an input with a length (list, Series, array); "
+                             "write an iterator to .csv instead")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        d = self.hidden_size
+        n_chunks = None if total is None else -(-total // chunk_size)
+        show = progress if progress is not None else (total is None or total > 2000)
+        iterator = iter(items) if series is None else None
+
+        def chunks():
+            start = 0
+            while True:
+                if series is not None:
+                    part = series.iloc[start:start + chunk_size]
+                else:
+                    values = list(itertools.islice(iterator, chunk_size))
+                    part = pd.Series(values, index=range(start, start + len(values)), dtype=object)
+                if len(part) == 0:
+                    return
+                yield start, part
+                start += len(part)
+
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, d)) if suffix == ".npy" else None
+        try:
+            with open(tmp, "w", encoding="utf-8") if array is None else nullcontext() as fh:
+                if fh is not None:
+                    fh.write(",".join(f"dim_{k}" for k in range(d)) + "\n")
+                for start, part in progress_bar(chunks(), "embedding", show, total=n_chunks):
+                    prepared = self.prepare(part, errors)
+                    block = np.full((len(part), d), np.nan, dtype=np.float32)
+                    if prepared.texts:
+                        valid = np.flatnonzero(prepared.valid)
+                        block[valid] = self._embed_texts(prepared.texts, batch_size, max_tokens, long, quantize,
+                                                         False, warn_rows=start + valid)
+                    if array is not None:
+                        array[start:start + len(part)] = block
+                    else:
+                        np.savetxt(fh, block, delimiter=",", fmt="%.7g")
+            if array is not None:
+                array.flush()
+                del array
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return np.load(path, mmap_mode="r") if suffix == ".npy" else path
 
     def _embed_chunked(self, text: str, limit: int, max_tokens: int) -> np.ndarray:
         """Pooled vector of one text longer than ``limit`` tokens (``embed(..., long="chunk")``).

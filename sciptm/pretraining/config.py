@@ -58,6 +58,8 @@ class PretrainConfig:
     precision: ``no`` | ``bf16`` | ``fp16`` (accelerate mixed precision); device: ``auto`` | ``cpu`` | ``cuda``.
     num_workers: DataLoader worker processes building batches.
     cpu_threads: torch threads on CPU (``0``: torch's default; ``1`` is fastest on a busy machine).
+    bucket_pool: batches per length-sorting pool (shuffled length buckets, little padding); ``1`` = plain
+        shuffled batches (runs whose config.yaml predates the key resume with ``1``).
 
     Bookkeeping
     -----------
@@ -100,6 +102,7 @@ class PretrainConfig:
     device: str = "auto"
     num_workers: int = 0
     cpu_threads: int = 0
+    bucket_pool: int = 50
 
     eval_every: int = 200
     checkpoint_every: int = 200
@@ -119,6 +122,7 @@ class PretrainConfig:
             (0.0 < self.val_fraction < 1.0, f"val_fraction must be in (0, 1), got {self.val_fraction}"),
             (self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.bucket_pool >= 1, f"bucket_pool must be >= 1, got {self.bucket_pool}"),
             (self.eval_every >= 1 and self.checkpoint_every >= 1 and self.log_every >= 1,
              "eval_every, checkpoint_every and log_every must be >= 1"),
             (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),

@@ -19,6 +19,7 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import shlex
 import sys
@@ -31,6 +32,7 @@ import torch
 import yaml
 
 from sciptm.encoders import Encoder
+from sciptm.encoders.device import resolve_precision
 from sciptm.pretraining.checkpoint import latest_checkpoint, load_state, save_checkpoint, set_rng_state
 from sciptm.pretraining.collate import IGNORE, Collator
 from sciptm.pretraining.config import PretrainConfig
@@ -143,7 +145,13 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
         raise ValueError(f"{out} already holds checkpoints (newest {latest.name}); pass resume=True to continue "
                          "or choose another output folder")
     if resume and (out / "config.yaml").exists():
-        _check_resumable(yaml.safe_load((out / "config.yaml").read_text()), cfg)
+        saved = yaml.safe_load((out / "config.yaml").read_text())
+        if "bucket_pool" not in saved:  # a run started before length bucketing: keep its batches
+            saved["bucket_pool"] = 1
+            if cfg.bucket_pool != 1:
+                log("resuming a run without length bucketing: bucket_pool=1")
+                cfg = dataclasses.replace(cfg, bucket_pool=1)
+        _check_resumable(saved, cfg)
     if latest is None:
         (out / "config.yaml").write_text(cfg.to_yaml())
         if metrics.path.exists():
@@ -153,7 +161,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
     device_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but no CUDA device is available")
-    accelerator = Accelerator(mixed_precision=cfg.precision, cpu=device_cpu)
+    accelerator = Accelerator(mixed_precision=resolve_precision(cfg.precision, device_cpu), cpu=device_cpu)
     if device_cpu and cfg.cpu_threads > 0:
         torch.set_num_threads(cfg.cpu_threads)
     device = accelerator.device
@@ -173,8 +181,9 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
     collator = Collator(encoder.tokenizer, max_length, objective, cfg.crop, cfg.mlm_probability, cfg.mask_ratio,
                         cfg.random_ratio)
     stream = StepBatches(corpus.train, collator, cfg.batch_size, cfg.seed, encoder.domain, cfg.augment,
-                         cfg.augment_probability)
-    val_batches = fixed_batches(corpus.val, collator, cfg.val_size, cfg.batch_size, cfg.seed)
+                         cfg.augment_probability, cfg.bucket_pool)
+    val_batches = fixed_batches(corpus.val, collator, cfg.val_size, cfg.batch_size, cfg.seed,
+                                by_length=cfg.bucket_pool > 1)
 
     optimizer = _optimizer(model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LrSchedule(cfg.warmup_steps, cfg.max_steps, cfg.schedule))
@@ -211,7 +220,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
 
     last_val: dict[str, float] | None = None
     window_loss = torch.zeros((), device=device)
-    window_steps, window_tokens, window_start = 0, 0, time.time()
+    window_steps, window_tokens, window_padded, window_start = 0, 0, 0, time.time()
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, sampler=range(step, cfg.max_steps), num_workers=cfg.num_workers,
         generator=torch.Generator().manual_seed(cfg.seed), pin_memory=not device_cpu,
@@ -221,6 +230,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
     stopped_early = False
     for batch in loader:
         n_tokens = int(batch["attention_mask"].sum())
+        window_padded += int(batch["attention_mask"].numel())
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         loss = model(**batch).loss
         accelerator.backward(loss)
@@ -238,11 +248,13 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
             elapsed = time.time() - window_start
             row = {"split": "train", "step": step, "loss": float(window_loss) / window_steps,
                    "lr": scheduler.get_last_lr()[0], "tokens_seen": tokens_seen,
-                   "tokens_per_s": window_tokens / max(elapsed, 1e-9), "elapsed_s": round(time.time() - start_wall, 1)}
+                   "tokens_per_s": window_tokens / max(elapsed, 1e-9),
+                   "padding": round(1.0 - window_tokens / max(window_padded, 1), 4),
+                   "elapsed_s": round(time.time() - start_wall, 1)}
             metrics.write(row)
             log(f"step {step}: loss {row['loss']:.4f}, lr {row['lr']:.2e}, {row['tokens_per_s']:.0f} tokens/s")
             window_loss.zero_()
-            window_steps, window_tokens, window_start = 0, 0, time.time()
+            window_steps, window_tokens, window_padded, window_start = 0, 0, 0, time.time()
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
             last_val = {**evaluate(model, val_batches, device, objective, autocast), "step": step}
             metrics.write({"split": "val", **last_val, "tokens_seen": tokens_seen})

@@ -1,7 +1,10 @@
 """The deterministic data stream: the batch of global step ``s`` is a pure function of ``(seed, s)``.
 
 Epoch ``e`` visits the training items in the order ``permutation(seed, e)``; step ``s`` takes the
-``s % steps_per_epoch``-th slice of its epoch's order. Augmentation, cropping and masking draw from a
+``s % steps_per_epoch``-th slice of its epoch's order. With ``bucket_pool = P > 1`` (the default) that order
+is cut into pools of ``P`` batches, each pool is sorted by text length and cut into batches, and the batches
+of a pool are visited in the order ``permutation(seed, e, pool)``: batches hold items of similar length
+(little padding) while which items meet and when stays random. Augmentation, cropping and masking draw from a
 generator seeded by ``(seed, s)``. So a resumed run only needs the step number to continue with exactly
 the batches an uninterrupted run would have seen, whatever the number of DataLoader workers.
 
@@ -23,7 +26,7 @@ from sciptm.domains import Domain
 from sciptm.pretraining.collate import Collator
 from sciptm.pretraining.corpus import TextCorpus
 
-_PERMUTATION, _BATCH, _EVAL = 0, 1, 2  # independent random streams derived from the seed
+_PERMUTATION, _BATCH, _EVAL, _BUCKET = 0, 1, 2, 3  # independent random streams derived from the seed
 
 
 class StepBatches(torch.utils.data.Dataset):
@@ -37,10 +40,13 @@ class StepBatches(torch.utils.data.Dataset):
     seed: the run's seed.
     domain, augment, augment_probability: ``domain.augment(text, rng)`` applied with this probability
         (SMILES enumeration) when ``augment`` is true.
+    bucket_pool: batches per length-sorting pool (1 = no bucketing; see the module docstring). Text length
+        in bytes is the length proxy, read from the corpus index without decoding anything.
     """
 
     def __init__(self, corpus: TextCorpus, collator: Collator, batch_size: int, seed: int,
-                 domain: Domain | None = None, augment: bool = False, augment_probability: float = 0.5):
+                 domain: Domain | None = None, augment: bool = False, augment_probability: float = 0.5,
+                 bucket_pool: int = 1):
         if len(corpus) < batch_size:
             raise ValueError(f"the training corpus has {len(corpus)} items, fewer than one batch of {batch_size}")
         if augment and domain is None:
@@ -49,7 +55,11 @@ class StepBatches(torch.utils.data.Dataset):
         self.batch_size, self.seed = batch_size, seed
         self.domain, self.augment, self.augment_probability = domain, augment, augment_probability
         self.steps_per_epoch = len(corpus) // batch_size
+        if bucket_pool < 1:
+            raise ValueError(f"bucket_pool must be >= 1, got {bucket_pool}")
+        self.bucket_pool = int(bucket_pool)
         self._order: tuple[int, np.ndarray] | None = None
+        self._pool: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
 
     def position(self, step: int) -> dict[str, int]:
         """Where step ``step`` reads: ``{"epoch": e, "batch_in_epoch": b}``."""
@@ -65,8 +75,21 @@ class StepBatches(torch.utils.data.Dataset):
     def indices(self, step: int) -> np.ndarray:
         """Corpus indices of the items of step ``step``."""
         pos = self.position(step)
-        start = pos["batch_in_epoch"] * self.batch_size
-        return self.order(pos["epoch"])[start:start + self.batch_size]
+        epoch, b, size = pos["epoch"], pos["batch_in_epoch"], self.batch_size
+        if self.bucket_pool <= 1:
+            return self.order(epoch)[b * size:(b + 1) * size]
+        pool = b // self.bucket_pool
+        if self._pool is None or self._pool[0] != (epoch, pool):
+            first = pool * self.bucket_pool
+            n_batches = min(self.bucket_pool, self.steps_per_epoch - first)
+            members = self.order(epoch)[first * size:(first + n_batches) * size]
+            ranges = self.corpus.ranges[members]
+            members = members[np.argsort(ranges[:, 1] - ranges[:, 0], kind="stable")]
+            visit = np.random.default_rng([self.seed, _BUCKET, epoch, pool]).permutation(n_batches)
+            self._pool = ((epoch, pool), members, visit)
+        _, members, visit = self._pool
+        k = int(visit[b - pool * self.bucket_pool])
+        return members[k * size:(k + 1) * size]
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, _BATCH, int(step)])
@@ -78,16 +101,21 @@ class StepBatches(torch.utils.data.Dataset):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_order"] = None
+        state["_pool"] = None
         return state
 
 
-def fixed_batches(corpus: TextCorpus, collator: Collator, size: int, batch_size: int, seed: int
-                  ) -> list[dict[str, torch.Tensor]]:
+def fixed_batches(corpus: TextCorpus, collator: Collator, size: int, batch_size: int, seed: int,
+                  by_length: bool = False) -> list[dict[str, torch.Tensor]]:
     """Validation batches: a seeded subset of ``size`` items, masked once with seeded generators, so every
-    evaluation of a run (and of the untrained model) scores the very same masked tokens."""
+    evaluation of a run (and of the untrained model) scores the very same masked tokens.
+    ``by_length`` orders the items by length first (less padding)."""
     rng = np.random.default_rng([seed, _EVAL])
     n = min(size, len(corpus))
     chosen = np.sort(rng.choice(len(corpus), size=n, replace=False))
+    if by_length:
+        ranges = corpus.ranges[chosen]
+        chosen = chosen[np.argsort(ranges[:, 1] - ranges[:, 0], kind="stable")]
     texts = corpus.take(chosen)
     return [collator(texts[i:i + batch_size], np.random.default_rng([seed, _EVAL, i]))
             for i in range(0, n, batch_size)]

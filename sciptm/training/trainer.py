@@ -24,7 +24,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
-from sciptm.progress import progress_bar
+from sciptm.encoders.batching import POOL_BATCHES, bucketed_batches, default_max_tokens, token_budget_batches
+from sciptm.encoders.device import resolve_precision
+from sciptm.progress import epoch_status, progress_bar, set_status
 from sciptm.training.data import Collator, TrainData
 
 FREEZE_MODES = ("none", "encoder", "gradual")
@@ -70,6 +72,9 @@ class TrainerConfig:
     device: str = "auto"
     mixed_precision: str = "no"
     progress: bool = False
+    #: batches per length-sorting pool (shuffled buckets, see :func:`~sciptm.encoders.batching.bucketed_batches`);
+    #: 1 = plain shuffled batches
+    bucket_pool: int = POOL_BATCHES
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -77,6 +82,8 @@ class TrainerConfig:
             raise ValueError(f"freeze must be one of {FREEZE_MODES}, not {self.freeze!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+        if self.bucket_pool < 1:
+            raise ValueError(f"bucket_pool must be at least 1, not {self.bucket_pool}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,7 +119,7 @@ class Trainer:
     def _accelerator(self) -> Accelerator:
         cfg = self.config
         cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
-        return Accelerator(cpu=cpu, mixed_precision=cfg.mixed_precision)
+        return Accelerator(cpu=cpu, mixed_precision=resolve_precision(cfg.mixed_precision, cpu))
 
     def fit(
         self,
@@ -130,9 +137,9 @@ class Trainer:
         set_seed(cfg.seed, deterministic=True)
         acc = self._accelerator()
         collate = Collator(tokenizer, train, augment if cfg.augment else None, cfg.seed)
-        gen = torch.Generator().manual_seed(cfg.seed)
-        loader = DataLoader(range(len(train)), batch_size=cfg.batch_size, shuffle=True, generator=gen,
-                            collate_fn=collate, drop_last=len(train) > cfg.batch_size)
+        sampler = BucketSampler(token_lengths(tokenizer, train.texts), cfg.batch_size, cfg.seed, cfg.bucket_pool,
+                                drop_last=len(train) > cfg.batch_size)
+        loader = DataLoader(range(len(train)), batch_sampler=sampler, collate_fn=collate)
         head_params = [p for n, p in module.named_parameters() if not n.startswith("encoder.")]
         enc_params = [p for n, p in module.named_parameters() if n.startswith("encoder.")]
         optimizer = torch.optim.AdamW(
@@ -151,6 +158,7 @@ class Trainer:
             t0 = time.perf_counter()
             self._set_trainable(acc.unwrap_model(module), layers, epoch)
             collate.set_epoch(epoch)
+            sampler.set_epoch(epoch)
             module.train()
             losses = []
             for batch in loader:
@@ -177,6 +185,7 @@ class Trainer:
                 else:
                     bad_epochs += 1
             self.history.append(row)
+            set_status(epoch_status(row, self.best_score, self.best_epoch))  # shown after the epoch bar
             for callback in _EPOCH_CALLBACKS.get():
                 callback({**row, "greater_is_better": greater_is_better})
             if valid is not None and bad_epochs >= cfg.patience:
@@ -205,21 +214,25 @@ class Trainer:
     @torch.inference_mode()
     def predict(self, module: nn.Module, tokenizer, data: TrainData,
                 activate: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
-                batch_size: int = 128, dropout_samples: int = 0) -> np.ndarray:
+                batch_size: int = 128, dropout_samples: int = 0, max_tokens: int | None = None) -> np.ndarray:
         """Activated outputs ``N x n_out`` in input order.
 
-        With ``dropout_samples > 0`` dropout stays on and the result is ``S x N x n_out``
+        Rows are batched by length under a padded-token budget (``max_tokens``, default
+        :func:`~sciptm.encoders.batching.default_max_tokens` of the module's device; at most ``batch_size``
+        rows). With ``dropout_samples > 0`` dropout stays on and the result is ``S x N x n_out``
         (Monte-Carlo dropout samples for uncertainty).
         """
         collate = Collator(tokenizer, TrainData(data.texts, None, data.features))
         device = next(module.parameters()).device
         was_training = module.training
         module.train(dropout_samples > 0)
+        budget = max_tokens or default_max_tokens(device)
         try:
             outs: list[list[np.ndarray]] = [[] for _ in range(max(1, dropout_samples))]
-            order = sorted(range(len(data)), key=lambda i: len(data.texts[i]))  # less padding
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
+            lengths = token_lengths(tokenizer, data.texts)
+            order: list[int] = []
+            for rows in token_budget_batches(lengths, budget, batch_size):
+                order += rows
                 batch = collate(rows)
                 feats = batch.get("features")
                 for s in range(len(outs)):
@@ -228,6 +241,38 @@ class Trainer:
                     outs[s].append(activate(out.float()).cpu().numpy())
         finally:
             module.train(was_training)
-        inverse = np.argsort(order)
+        inverse = np.argsort(np.asarray(order, dtype=np.int64))
         stacked = np.stack([np.concatenate(o)[inverse] for o in outs])
         return stacked if dropout_samples > 0 else stacked[0]
+
+
+def token_lengths(tokenizer, texts: list[str]) -> list[int]:
+    """Tokens per text (special tokens included, capped at the tokenizer's maximum length)."""
+    if not texts:
+        return []
+    limit = int(min(getattr(tokenizer, "model_max_length", 10**9) or 10**9, 10**9))
+    ids = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+    return [min(len(i), limit) for i in ids]
+
+
+class BucketSampler:
+    """Batch sampler of :class:`Trainer`: length-bucketed, shuffled batches that change with :meth:`set_epoch`
+    (see :func:`~sciptm.encoders.batching.bucketed_batches`); deterministic given the seed."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, pool: int, drop_last: bool):
+        self.lengths, self.batch_size, self.seed, self.pool, self.drop_last = lengths, batch_size, seed, pool, drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def batches(self) -> list[list[int]]:
+        return bucketed_batches(self.lengths, self.batch_size, [self.seed, 7919], self.epoch, self.pool,
+                                self.drop_last)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches())
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
