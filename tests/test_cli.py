@@ -64,7 +64,8 @@ def test_config_keys_are_flags_and_flags_win(esol, tmp_path, capsys) -> None:
 
 def test_user_errors_are_one_line(esol, tmp_path, capsys) -> None:
     csv, enc = esol / "esol40.csv", esol / "enc"
-    assert "no column 'SMILES'" in user_error(capsys, "embed", csv, "--encoder", enc, "--column", "SMILES")
+    assert "no column 'smile' (name it with --column)" in user_error(capsys, "embed", csv, "--encoder", enc,
+                                                                      "--column", "smile")
     assert "input file not found" in user_error(capsys, "embed", tmp_path / "none.csv", "--encoder", enc)
     (tmp_path / "unknown.yaml").write_text("encoder: x\nepochz: 3\n")
     line = user_error(capsys, "embed", csv, "--config", tmp_path / "unknown.yaml")
@@ -106,7 +107,7 @@ def test_finetune_and_predict_from_configs(esol, tmp_path, capsys) -> None:
                          "--out", tmp_path / "preds" / "p.csv")
     assert code == 0, err
     pred = pd.read_csv(tmp_path / "preds" / "p.csv")
-    assert len(pred) == 40 and np.isfinite(pred["prediction"]).all()
+    assert len(pred) == 40 and np.isfinite(pred["logS_pred"]).all()
     assert yaml.safe_load((tmp_path / "preds" / f"p.{RESOLVED_NAME}").read_text())["model"] == str(tmp_path / "model")
     assert "row 1: 'C1CC'" in user_error(capsys, "predict", esol / "bad.csv", "--model", tmp_path / "model")
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 import dis
 import errno
 import importlib
+import inspect
 import os
 import shlex
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
+from typer.core import TyperGroup
 
 from sciptm.cli.config import (
     ConfigError,
@@ -30,13 +33,137 @@ from sciptm.cli.config import (
     write_resolved,
 )
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+class _RootGroup(TyperGroup):
+    """The ``sciptm`` group: tidies every command's ``--help`` once before running (see :func:`_tidy_help`)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _tidy_help(self)
+        return super().main(*args, **kwargs)
+
+
+#: value types -> the metavar shown in ``--help`` (flags show none)
+_METAVARS = {"int": "INT", "float": "FLOAT", "Path": "PATH", "str": "TEXT"}
+
+
+def _needs(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a command's settings that must end up set (on the command line or in ``--config``): ``--help``
+    shows them as required, and :func:`_required` gives them to :func:`resolve`."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.sciptm_required = names  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def _required(ctx: typer.Context) -> tuple[str, ...]:
+    fn = inspect.unwrap(ctx.command.callback) if ctx.command.callback else None
+    return tuple(getattr(fn, "sciptm_required", ()))
+
+
+def _tidy_help(group: Any) -> None:
+    """``--help`` of every command: settings the command needs are marked required (they stay optional for the
+    parser, so that ``--config`` can give them), flags carry no type metavar, value options a short one."""
+    _tidy_params(group)
+    for cmd in getattr(group, "commands", {}).values():
+        if getattr(cmd, "commands", None):
+            _tidy_help(cmd)
+        _tidy_params(cmd)
+        fn = inspect.unwrap(cmd.callback) if cmd.callback else None
+        needed = set(getattr(fn, "sciptm_required", ()))
+        if needed and not getattr(cmd, "_sciptm_tidy", False):
+            cmd.get_help = _help_with_required(cmd, needed)
+            cmd.epilog = "* required: give it on the command line or as a key of the --config file."
+        cmd._sciptm_tidy = True
+
+
+def _tidy_params(cmd: Any) -> None:
+    if cmd.help:  # rich keeps a docstring's line breaks: one line per paragraph
+        cmd.help = "\n\n".join(" ".join(part.split()) for part in inspect.cleandoc(cmd.help).split("\n\n"))
+    for param in cmd.params:
+        if param.param_type_name == "option" and param.metavar is None:
+            if getattr(param, "is_flag", False) or getattr(param, "count", False):
+                param.metavar = ""
+            else:
+                bare = param.bare_type() if hasattr(param, "bare_type") else ""
+                param.metavar = _METAVARS.get(bare, "TEXT")
+        elif param.param_type_name == "argument" and param.metavar is None:
+            param.metavar = str(param.name).upper()
+    if not getattr(cmd, "_sciptm_help_option", False):
+        plain = cmd.get_help_option
+
+        def get_help_option(ctx: Any) -> Any:
+            option = plain(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        cmd.get_help_option = get_help_option
+        cmd._sciptm_help_option = True
+
+
+def _help_with_required(cmd: Any, needed: set[str]) -> Callable[[Any], str]:
+    plain = cmd.get_help
+
+    def get_help(ctx: Any) -> str:
+        marked = [p for p in cmd.params if p.name in needed and not p.required]
+        for p in marked:
+            p.required = True
+        try:
+            return plain(ctx)
+        finally:
+            for p in marked:
+                p.required = False
+
+    return get_help
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sciptm")
+    except PackageNotFoundError:  # a source tree that is not installed
+        from sciptm import __version__
+
+        return __version__
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sciptm {_package_version()}")
+        raise typer.Exit()
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=_RootGroup,
                   help="sciptm: pretrained encoders for science. Add --debug for full tracebacks.")
 datasets_app = typer.Typer(no_args_is_help=True, help="List and describe the registered datasets.")
 app.add_typer(datasets_app, name="datasets")
 
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version,
+                                          help="Print the version and exit.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, show_default=False,
+                                         help="More log lines (-vv: other libraries' too).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only; no progress bars.")] = False,
+    progress: Annotated[str, typer.Option(help="Progress bars: auto (on a terminal), always (log lines when "
+                                                "not on a terminal) or never.")] = "auto",
+) -> None:
+    # options before the command: sciptm -q bench ...; log lines and warnings go to stderr, one line each
+    from sciptm.progress import MODES, configure_logging, set_progress
+
+    if progress not in MODES:
+        raise ConfigError(f"--progress must be one of {', '.join(MODES)}, not {progress!r}")
+    restore = configure_logging(-1 if quiet else verbose)
+    if not quiet:
+        set_progress(progress)
+    ctx.call_on_close(restore)
+
 #: options that take several values after one flag (``--seeds 0 1 2``); joined into one comma list
-MULTI_VALUE = ("--seeds", "--targets", "--tasks", "--models")
+MULTI_VALUE = ("--seeds", "--targets", "--target-columns", "--tasks", "--models")
 
 
 def _join_multi(argv: list[str]) -> list[str]:
@@ -63,6 +190,7 @@ def _command_line() -> str:
 
 
 @app.command()
+@_needs("field")
 def bench(
     ctx: typer.Context,
     field: Annotated[str | None, typer.Argument(help="chem, protein or materials")] = None,
@@ -91,14 +219,17 @@ def bench(
     """Run a benchmark grid (tasks x models x seeds), resumable; writes results.json and a report."""
     from sciptm.benchmarks import run
     from sciptm.benchmarks.executors import make_executor
+    from sciptm.benchmarks.runner import resolve_grid
 
-    s = resolve(ctx, required=("field",))
+    s = resolve(ctx, required=_required(ctx))
     s.update(tasks=as_list(s["tasks"]), models=as_list(s["models"]), targets=as_list(s["targets"], spaces=False),
              seeds=[int(v) for v in as_list(s["seeds"]) or [0]],
              model_options=mapping_option(s["model_options"], "model_options"),
              out=str(s["out"] or f"results/{s['field']}"))
     options = {"address": s["ray_address"], "num_cpus": s["num_cpus"], "cpus_per_job": s["cpus_per_job"]}
     runner_executor = make_executor(s["executor"], **options) if s["executor"] != "serial" else None
+    # what --quick and the field's defaults resolve to: the grid itself, so the resolved file repeats the run
+    s.update(resolve_grid(s["field"], s["tasks"], s["models"], s["seeds"], s["quick"], s["model_options"]))
     write_resolved(s, s["out"])
     keys = ("field", "tasks", "models", "split", "seeds", "out", "quick", "model_options", "input", "targets",
             "task_type", "report", "collect_only")
@@ -109,12 +240,14 @@ def bench(
 
 
 @app.command()
+@_needs("task", "model", "space")
 def tune(
     ctx: typer.Context,
     task: Annotated[str | None, typer.Option(help="task name or CSV path")] = None,
     model: Annotated[str | None, typer.Option(help="benchmark model (ecfp-rf, tiny, a folder, sciptm/...)")] = None,
     space: Annotated[str | None, typer.Option(
-        help="search space: option -> {low, high, log} | [choices] | value (YAML file or inline YAML)")] = None,
+        help="Search space, a YAML file or inline YAML: option -> {low: L, high: H, log: true} (a range), "
+             "a list of choices, or one fixed value.")] = None,
     field: Annotated[str, typer.Option(help="chem, protein or materials")] = "chem",
     split: Annotated[str | None, typer.Option(help="outer split method (default: the field's)")] = None,
     seed: Annotated[int, typer.Option(help="outer split seed (and sampler seed)")] = 0,
@@ -132,21 +265,27 @@ def tune(
     task_type: Annotated[str | None, typer.Option(help="task type of a CSV task")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Optuna search over model options inside the training rows of a benchmark split; writes best_config.yaml
-    (usable as bench --model-options) and trials.csv."""
+    """Optuna search over model options inside the training rows of a benchmark split. Writes best_config.yaml
+    (usable as bench --model-options) and trials.csv, and says when the mean predictor beats every trial."""
     from sciptm.tuning import tune as run_tune
 
-    s = resolve(ctx, required=("task", "model", "space"))
+    s = resolve(ctx, required=_required(ctx))
     s.update(space=mapping_option(s["space"], "space"), model_options=mapping_option(s["model_options"], "model_options"),
              targets=as_list(s["targets"], spaces=False), out=str(s["out"] or f"tune/{Path(str(s['task'])).stem}-{s['model']}"))
     write_resolved(s, s["out"])
     result = run_tune(progress=True, **s)
     typer.echo(result.trials.to_string(index=False))
     typer.echo(f"best {result.metric} = {result.best_value:.4g} (inner validation): {result.best_params}")
+    if result.baseline_value is not None:
+        typer.echo(f"mean predictor {result.metric} = {result.baseline_value:.4g} on the same rows")
+        if result.baseline_beats_all:
+            typer.echo("note: the mean predictor does as well as or better than every trial: nothing useful was "
+                       "learned (try more trials, other ranges, features or another model)")
     typer.echo(f"wrote {result.files['best_config']} and {result.files['trials']}")
 
 
 @app.command()
+@_needs("results")
 def report(
     ctx: typer.Context,
     results: Annotated[Path | None, typer.Argument(help="a results folder (with results.json)")] = None,
@@ -156,7 +295,7 @@ def report(
     """(Re)build report.md and report.html for a results folder."""
     from sciptm.reports import build_report
 
-    s = resolve(ctx, required=("results",))
+    s = resolve(ctx, required=_required(ctx))
     if not (Path(s["results"]) / "results.json").is_file():
         raise FileNotFoundError(f"no results.json in {s['results']}")
     paths = build_report(s["results"], s["out"])
@@ -178,6 +317,7 @@ def datasets_list(
 
 
 @datasets_app.command("info")
+@_needs("name")
 def datasets_info(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="dataset name")] = None,
@@ -186,35 +326,95 @@ def datasets_info(
     """The dataset card (source URL, sha256, columns, task, split, license, citation)."""
     from sciptm import datasets
 
-    name = resolve(ctx, required=("name",))["name"]
+    name = resolve(ctx, required=_required(ctx))["name"]
     card = datasets.CARDS.get(name)
     typer.echo(card.text if hasattr(card, "text") else yaml.safe_dump(datasets.info(name), sort_keys=False))
 
 
-def _read_inputs(path: str | Path, column: str) -> Any:
+#: the encoder ``finetune`` starts from when none is named: the domain's shipped, pretrained one
+DEFAULT_ENCODERS = {"smiles": "sciptm/smiles-small", "protein": "sciptm/protein-small", "crystal": "sciptm/crystal-small"}
+
+#: input column names looked for (in any case) when ``--column`` is not given, per domain
+INPUT_COLUMNS = {
+    "smiles": ("smiles", "canonical_smiles", "smi", "mol", "molecule", "drug"),
+    "protein": ("sequence", "seq", "protein", "aa_seq", "mutated_sequence", "primary", "target_sequence"),
+    "crystal": ("structure", "cif", "composition", "formula"),
+    "reaction": ("reaction", "rxn", "rxn_smiles", "reaction_smiles", "smiles"),
+}
+
+
+def _read_csv(path: str | Path) -> Any:
+    """A user's CSV file as a DataFrame (missing or unreadable: a one-line error)."""
     import pandas as pd
+
+    from sciptm.errors import MissingFileError
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"input file not found: {path}")
+        raise MissingFileError(f"input file not found: {path}")
     try:
-        frame = pd.read_csv(path)
+        return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable CSV file: {str(exc).splitlines()[0] if str(exc) else exc}") from None
-    if column not in frame.columns:
-        raise ValueError(f"{path}: no column {column!r}; columns are {list(frame.columns)}")
+        raise ConfigError(f"{path}: not a readable CSV file: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+
+
+def _find_column(frame: Any, path: str | Path, name: str, flag: str) -> str:
+    """The column called ``name``: exactly, else the one column that matches in another case."""
+    if name in frame.columns:
+        return name
+    folded = [c for c in frame.columns if str(c).casefold() == name.casefold()]
+    if len(folded) == 1:
+        return str(folded[0])
+    raise ConfigError(f"{path}: no column {name!r} (name it with {flag}); columns are {list(frame.columns)}")
+
+
+def _input_column(frame: Any, path: str | Path, column: str | None, domain: str) -> str:
+    """The input column: ``--column`` (matched in any case), else the first of the domain's usual names."""
+    if column:
+        return _find_column(frame, path, str(column), "--column")
+    by_name = {str(c).casefold(): str(c) for c in frame.columns}
+    for name in INPUT_COLUMNS.get(domain, ()):
+        if name in by_name:
+            return by_name[name]
+    looked = ", ".join(INPUT_COLUMNS.get(domain, ())) or "(none)"
+    raise ConfigError(f"{path}: no {domain} input column found (looked for {looked}, in any case): name it with "
+                      f"--column; columns are {list(frame.columns)}")
+
+
+def _read_inputs(path: str | Path, column: str) -> Any:
+    """A CSV file that must hold ``column`` (kept for callers of the old helper)."""
+    frame = _read_csv(path)
+    _find_column(frame, path, column, "--column")
     return frame
 
 
+def _device(name: str | None) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else as given."""
+    if name in (None, "", "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(name)
+
+
+ColumnOpt = Annotated[str | None, typer.Option(
+    "--column", "--smiles-columns",
+    help="Input column (Chemprop: --smiles-columns). Default: found by name in any case (smiles, sequence, "
+         "structure...).")]
+DeviceOpt = Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, cuda, cuda:1, mps")]
+
+
 @app.command()
+@_needs("inputs", "encoder")
 def embed(
     ctx: typer.Context,
     inputs: Annotated[Path | None, typer.Argument(help="CSV file")] = None,
-    encoder: Annotated[str | None, typer.Option(help="encoder folder or name")] = None,
-    column: Annotated[str, typer.Option(help="input column")] = "smiles",
-    out: Annotated[Path, typer.Option(help="output .npy")] = Path("embeddings.npy"),
+    encoder: Annotated[str | None, typer.Option(help="Encoder folder or name (sciptm/smiles-small, ...).")] = None,
+    column: ColumnOpt = None,
+    out: Annotated[Path, typer.Option(help="Output .npy file.")] = Path("embeddings.npy"),
     errors: Annotated[str, typer.Option(help="raise or skip")] = "raise",
-    batch_size: Annotated[int, typer.Option(help="inputs per forward pass")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Inputs per forward pass.")] = 256,
+    device: DeviceOpt = "auto",
     config: ConfigOpt = None,
 ) -> None:
     """Embed a CSV column with an encoder; writes an N x d .npy (NaN rows for skipped inputs)."""
@@ -222,97 +422,240 @@ def embed(
 
     from sciptm import Encoder
 
-    s = resolve(ctx, required=("inputs", "encoder"))
-    frame = _read_inputs(s["inputs"], s["column"])
-    X = Encoder.from_pretrained(s["encoder"]).embed(frame[s["column"]], batch_size=s["batch_size"],
-                                                    errors=s["errors"], progress=True)
+    s = resolve(ctx, required=_required(ctx))
+    frame = _read_csv(s["inputs"])
+    enc = Encoder.from_pretrained(s["encoder"])
+    s["column"] = _input_column(frame, s["inputs"], s["column"], enc.domain.name)
+    s["device"] = _device(s["device"])
+    enc.to(s["device"])
+    X = enc.embed(frame[s["column"]], batch_size=s["batch_size"], errors=s["errors"], progress=True)
     Path(s["out"]).parent.mkdir(parents=True, exist_ok=True)
     np.save(s["out"], X)
     write_resolved(s, s["out"], folder=False)
     typer.echo(f"wrote {s['out']} {X.shape}")
 
 
+def _trainer_defaults(predictor_cls: Any) -> dict[str, Any]:
+    """The Python API's defaults for the fine-tuning settings (``PropertyPredictor``'s, else ``TrainerConfig``'s),
+    so ``sciptm finetune`` and ``PropertyPredictor(...).fit`` train alike."""
+    from sciptm.training import TrainerConfig
+
+    defaults = TrainerConfig().to_dict()
+    for name, p in inspect.signature(predictor_cls).parameters.items():
+        if p.default not in (inspect.Parameter.empty, None) and p.kind is not inspect.Parameter.VAR_KEYWORD:
+            defaults[name] = p.default
+    return defaults
+
+
+#: fine-tuning settings that default to the Python API's values (``None`` on the command line)
+_FIT_SETTINGS = ("epochs", "lr", "batch_size", "patience", "freeze", "dropout", "seed")
+
+
 @app.command()
+@_needs("train", "targets", "out")
 def finetune(
     ctx: typer.Context,
-    train: Annotated[Path | None, typer.Argument(help="training CSV")] = None,
-    targets: Annotated[str | None, typer.Option(help="target column(s)")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
-    encoder: Annotated[str, typer.Option(help="encoder folder/name, or tiny/small for random init")] = "tiny",
-    column: Annotated[str, typer.Option(help="input column")] = "smiles",
-    task: Annotated[str, typer.Option(help="task type")] = "regression",
-    domain: Annotated[str, typer.Option(help="domain for random init")] = "smiles",
-    valid: Annotated[Path | None, typer.Option(help="validation CSV")] = None,
-    features: Annotated[str | None, typer.Option(help="side-features, e.g. rdkit2d")] = None,
-    epochs: Annotated[int, typer.Option()] = 30,
-    lr: Annotated[float, typer.Option(help="encoder learning rate")] = 3e-4,
-    batch_size: Annotated[int, typer.Option()] = 32,
-    patience: Annotated[int, typer.Option(help="early-stopping patience (epochs)")] = 15,
-    freeze: Annotated[str, typer.Option(help="none, encoder or gradual")] = "none",
-    dropout: Annotated[float, typer.Option(help="head dropout")] = 0.1,
-    seed: Annotated[int, typer.Option()] = 0,
+    train: Annotated[Path | None, typer.Argument(help="Training CSV.")] = None,
+    targets: Annotated[str | None, typer.Option(
+        "--targets", "--target-columns", help="Target column(s), comma or space separated (Chemprop: "
+                                              "--target-columns).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (a save_pretrained folder).")] = None,
+    encoder: Annotated[str | None, typer.Option(
+        help="Encoder: a folder, a shipped name (sciptm/smiles-small), or tiny/small for an untrained one. "
+             "Default: the domain's shipped pretrained encoder.")] = None,
+    column: ColumnOpt = None,
+    task: Annotated[str, typer.Option(help="Task type: regression, binary, multiclass, multitask-binary, "
+                                           "multitask-regression.")] = "regression",
+    domain: Annotated[str, typer.Option(help="Domain of the default or untrained encoder: smiles, protein, "
+                                             "crystal.")] = "smiles",
+    valid: Annotated[Path | None, typer.Option(help="Validation CSV: early stopping and the best epoch's "
+                                                    "weights.")] = None,
+    features: Annotated[str | None, typer.Option(help="Side features, e.g. rdkit2d.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs. Default: the Python API's.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Encoder learning rate. Default: the Python API's.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per batch. Default: the Python API's.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early-stopping patience in epochs (with --valid).")] = None,
+    freeze: Annotated[str | None, typer.Option(help="none, encoder or gradual. Default: none.")] = None,
+    dropout: Annotated[float | None, typer.Option(help="Head dropout. Default: the Python API's.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed. Default: the Python API's.")] = None,
+    device: DeviceOpt = "auto",
     errors: Annotated[str, typer.Option(help="raise or skip")] = "raise",
     config: ConfigOpt = None,
 ) -> None:
-    """Fine-tune an encoder with a task head on a CSV and save it (save_pretrained layout)."""
+    """Fine-tune an encoder with a task head on a CSV and save it (save_pretrained layout). Defaults match the
+    Python API (PropertyPredictor); the resolved settings go to OUT/resolved_config.yaml."""
+    import logging
+
     from sciptm import Encoder, PropertyPredictor
     from sciptm.encoders import SIZES
+    from sciptm.encoders.hub import SHIPPED
 
-    s = resolve(ctx, required=("train", "targets", "out"))
-    cols = as_list(s["targets"], spaces=False) or []
+    s = resolve(ctx, required=_required(ctx))
+    frame = _read_csv(s["train"])
+    cols = [_find_column(frame, s["train"], c, "--targets") for c in as_list(s["targets"], spaces=False) or []]
     s["targets"] = cols
-    frame = _read_inputs(s["train"], s["column"])
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{s['train']}: no target column(s) {missing}; columns are {list(frame.columns)}")
+    if s["encoder"] is None:
+        default = DEFAULT_ENCODERS.get(s["domain"])
+        if default is None or default not in SHIPPED:
+            logging.getLogger(__name__).warning("no shipped pretrained %s encoder: starting from an untrained "
+                                                "'tiny' one", s["domain"])
+            default = "tiny"
+        s["encoder"] = default
     enc = (Encoder.from_config(domain=s["domain"], size=s["encoder"]) if s["encoder"] in SIZES
            else Encoder.from_pretrained(s["encoder"]))
-    model = PropertyPredictor(enc, task=s["task"], features=s["features"], dropout=s["dropout"], epochs=s["epochs"],
-                              lr=s["lr"], batch_size=s["batch_size"], patience=s["patience"], freeze=s["freeze"],
-                              seed=s["seed"], progress=True)
+    s["domain"] = enc.domain.name
+    s["column"] = _input_column(frame, s["train"], s["column"], enc.domain.name)
+    s["device"] = _device(s["device"])
+    defaults = _trainer_defaults(PropertyPredictor)
+    for name in _FIT_SETTINGS:
+        if s[name] is None:
+            s[name] = defaults.get(name)
+    write_resolved(s, s["out"])
+    options = {k: s[k] for k in _FIT_SETTINGS if s[k] is not None}
+    model = PropertyPredictor(enc, task=s["task"], features=s["features"], device=s["device"], progress=True,
+                              **options)
     y = frame[cols] if len(cols) > 1 else frame[cols[0]]
     val = None
     if s["valid"] is not None:
-        vf = _read_inputs(s["valid"], s["column"])
-        val = (vf[s["column"]], vf[cols] if len(cols) > 1 else vf[cols[0]])
+        vf = _read_csv(s["valid"])
+        vcol = _input_column(vf, s["valid"], s["column"], enc.domain.name)
+        vcols = [_find_column(vf, s["valid"], c, "--targets") for c in cols]
+        val = (vf[vcol], vf[vcols].set_axis(cols, axis=1) if len(cols) > 1 else vf[vcols[0]].rename(cols[0]))
     model.fit(frame[s["column"]], y, valid=val, errors=s["errors"])
     model.save_pretrained(s["out"])
-    write_resolved(s, s["out"])
-    typer.echo(f"saved {s['out']} (best epoch {model.best_epoch_})")
+    typer.echo(f"saved {s['out']}: {_best_epoch_line(model, s['epochs'])}")
+
+
+def _best_epoch_line(model: Any, epochs: int | None) -> str:
+    """What was kept: the best validation epoch, or (without validation data) the last epoch trained."""
+    history = getattr(model, "history_", None)
+    n_run = len(history) if history is not None else (epochs or 0)
+    best = getattr(model, "best_epoch_", None)
+    state = getattr(model, "state", None) or getattr(model, "state_", None) or {}
+    metric = state.get("metric") or "validation score"
+    if best is not None and history is not None and "valid_score" in getattr(history, "columns", ()):
+        rows = history[history["epoch"] == best] if "epoch" in history.columns else history.iloc[[best]]
+        score = float(rows["valid_score"].iloc[0]) if len(rows) else float("nan")
+        stopped = f", stopped early after {n_run} of {epochs}" if epochs and n_run < epochs else f" of {n_run}"
+        return f"best epoch {best + 1}{stopped} ({metric} {score:.4g} on the validation rows); its weights are saved"
+    return (f"trained {n_run} epochs and kept the last one (no validation data: give --valid for early stopping "
+            "and the best epoch)")
+
+
+def _task_of(predictor: Any) -> Any:
+    from sciptm.tasks import TASKS
+
+    task = getattr(predictor, "task_", None) or predictor.task
+    return TASKS.get(task) if isinstance(task, str) else task
+
+
+def _target_names(predictor: Any, n: int) -> list[str]:
+    state = getattr(predictor, "state", None) or getattr(predictor, "state_", None) or {}
+    names = [str(t) for t in state.get("target_names") or []]
+    if len(names) != n:
+        names = ["prediction"] if n == 1 else [f"prediction_{i}" for i in range(n)]
+    return names
+
+
+def _fitted_encoder(predictor: Any) -> Any:
+    enc = getattr(predictor, "encoder_", None)
+    return enc if enc is not None and hasattr(enc, "prepare") else predictor.encoder
+
+
+def _move(predictor: Any, device: str) -> None:
+    """Put a loaded predictor's network on ``device`` (its predictions follow the module's device)."""
+    for name in ("module_", "module"):
+        module = getattr(predictor, name, None)
+        if module is not None and hasattr(module, "to"):
+            module.to(device)
+    config = getattr(predictor, "trainer_config_", None) or getattr(predictor, "trainer_config", None)
+    if config is not None and hasattr(config, "device"):
+        config.device = device
 
 
 @app.command()
+@_needs("inputs", "model")
 def predict(
     ctx: typer.Context,
     inputs: Annotated[Path | None, typer.Argument(help="CSV file")] = None,
-    model: Annotated[str | None, typer.Option(help="fine-tuned model folder")] = None,
-    column: Annotated[str, typer.Option(help="input column")] = "smiles",
-    out: Annotated[Path, typer.Option(help="output CSV")] = Path("predictions.csv"),
-    errors: Annotated[str, typer.Option(help="raise or skip")] = "raise",
-    batch_size: Annotated[int, typer.Option(help="inputs per forward pass")] = 128,
+    model: Annotated[str | None, typer.Option(help="Fine-tuned model folder (sciptm finetune's --out).")] = None,
+    column: ColumnOpt = None,
+    out: Annotated[Path, typer.Option(help="Output CSV: the input columns plus TARGET_pred (and TARGET_std, "
+                                           "TARGET_prob) columns, written as rows finish.")] = Path("predictions.csv"),
+    errors: Annotated[str, typer.Option(help="raise or skip (skipped rows get empty predictions)")] = "raise",
+    batch_size: Annotated[int, typer.Option(help="Inputs per forward pass.")] = 128,
+    return_std: Annotated[bool, typer.Option(help="Add TARGET_std: the spread of Monte-Carlo-dropout predictions "
+                                                  "(regression).")] = False,
+    device: DeviceOpt = "auto",
+    chunk_size: Annotated[int, typer.Option(help="Rows predicted and appended to --out at a time.")] = 4096,
     config: ConfigOpt = None,
 ) -> None:
-    """Predict with a fine-tuned model; writes the CSV with a prediction column added."""
+    """Predict with a fine-tuned model; writes the input CSV with prediction columns named after the targets."""
     from sciptm import PropertyPredictor
+    from sciptm.errors import MissingFileError
+    from sciptm.progress import Progress
 
-    s = resolve(ctx, required=("inputs", "model"))
-    frame = _read_inputs(s["inputs"], s["column"])
+    s = resolve(ctx, required=_required(ctx))
+    frame = _read_csv(s["inputs"])
     if not Path(s["model"]).is_dir():
-        raise FileNotFoundError(f"model folder not found: {s['model']}")
+        raise MissingFileError(f"model folder not found: {s['model']}")
     predictor = PropertyPredictor.from_pretrained(s["model"])
-    pred = predictor.predict(frame[s["column"]], errors=s["errors"], batch_size=s["batch_size"])
-    if pred.ndim == 1:
-        frame["prediction"] = pred
-    else:
-        for i, name in enumerate(predictor.state.get("target_names", [])):
-            frame[f"prediction_{name}"] = pred[:, i]
-    Path(s["out"]).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(s["out"], index=False)
-    write_resolved(s, s["out"], folder=False)
-    typer.echo(f"wrote {s['out']}")
+    task = _task_of(predictor)
+    if s["return_std"] and task.kind != "regression":
+        raise ConfigError(f"--return-std is for regression models; {s['model']} is a {task.name} model")
+    encoder = _fitted_encoder(predictor)
+    s["column"] = _input_column(frame, s["inputs"], s["column"], encoder.domain.name)
+    s["device"] = _device(s["device"])
+    _move(predictor, s["device"])
+    if s["errors"] == "raise":  # every bad row named before any work is done
+        encoder.prepare(frame[s["column"]], errors="raise")
+    out = Path(s["out"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_resolved(s, out, folder=False)
+    step = max(1, int(s["chunk_size"]))
+    written: list[str] = []
+    with Progress(len(frame), "predicting", show=True) as bar:
+        for start in range(0, max(len(frame), 1), step):
+            part = frame.iloc[start:start + step].copy()
+            if len(part):
+                written = _predict_columns(predictor, task, part, s)
+            part.to_csv(out, mode="w" if start == 0 else "a", header=start == 0, index=False)
+            bar.advance(len(part))
+    typer.echo(f"wrote {out} ({len(frame)} rows; columns {', '.join(written) or '-'})")
+
+
+def _predict_columns(predictor: Any, task: Any, part: Any, s: dict[str, Any]) -> list[str]:
+    """Add the prediction columns of one chunk to ``part``; returns their names."""
+    import numpy as np
+
+    X, kw = part[s["column"]], {"errors": s["errors"], "batch_size": s["batch_size"]}
+    added: dict[str, Any] = {}
+    if task.kind == "regression":
+        if s["return_std"]:
+            mean, std = predictor.predict(X, return_std=True, **kw)
+        else:
+            mean, std = predictor.predict(X, **kw), None
+        mean = np.asarray(mean, dtype=float).reshape(len(part), -1)
+        names = _target_names(predictor, mean.shape[1])
+        for i, name in enumerate(names):
+            added[f"{name}_pred"] = mean[:, i]
+            if std is not None:
+                added[f"{name}_std"] = np.asarray(std, dtype=float).reshape(len(part), -1)[:, i]
+    elif task.kind == "multiclass":
+        labels = np.asarray(predictor.predict(X, **kw)).reshape(len(part), -1)
+        added[f"{_target_names(predictor, 1)[0]}_pred"] = labels[:, 0]
+    else:  # binary / multitask-binary: the probability, and the label at 0.5
+        prob = np.asarray(predictor.predict_proba(X, **kw), dtype=float).reshape(len(part), -1)
+        for i, name in enumerate(_target_names(predictor, prob.shape[1])):
+            added[f"{name}_pred"] = np.where(np.isnan(prob[:, i]), np.nan, (prob[:, i] >= 0.5).astype(float))
+            added[f"{name}_prob"] = prob[:, i]
+    for name, values in added.items():
+        part[name] = values
+    return list(added)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@_needs("out")
 def pretrain(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option(help="YAML pretraining config (PretrainConfig keys)")] = None,
@@ -320,8 +663,8 @@ def pretrain(
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
     set: Annotated[list[str] | None, typer.Option("--set", help="override a config key: KEY=VALUE")] = None,
 ) -> None:
-    """Masked-LM (or causal-LM) pretraining. Every config key is also a flag (``--max-steps 500``,
-    ``--val-source null``; values are read as YAML), as is ``--set KEY=VALUE``."""
+    """Masked-LM (or causal-LM) pretraining. Every config key is also a flag (--max-steps 500, --val-source null;
+    values are read as YAML), as is --set KEY=VALUE."""
     from sciptm.pretraining.config import PretrainConfig
     from sciptm.pretraining.loop import pretrain as run_pretrain
 

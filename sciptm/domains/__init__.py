@@ -18,6 +18,7 @@ DOMAINS: Registry[type[Domain]] = Registry("domain")
 #: built-in domains, imported on first use so that e.g. SMILES work needs no pymatgen import
 BUILTIN = {"smiles": "sciptm.domains.smiles", "protein": "sciptm.domains.protein", "crystal": "sciptm.domains.crystal",
            "reaction": "sciptm.domains.reaction"}
+DOMAINS.lazy.update(BUILTIN)  # unknown-name errors list every built-in domain, imported or not
 
 
 def domain_class(name: str) -> type[Domain]:

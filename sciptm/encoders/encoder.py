@@ -34,7 +34,7 @@ from sciptm.encoders.architectures import ARCHITECTURES
 from sciptm.encoders.batching import default_max_tokens, token_budget_batches
 from sciptm.encoders.hub import resolve_name
 from sciptm.errors import TruncatedInputWarning
-from sciptm.progress import progress_bar
+from sciptm.progress import progress_bar, quiet_transformers
 
 Pooling = Literal["mean", "cls"]
 
@@ -156,7 +156,8 @@ class Encoder:
                 torch.manual_seed(seed)
             model = Loader.from_config(config, dtype=hf_kwargs["dtype"])
         else:
-            model = Loader.from_pretrained(path, config=config, **hf_kwargs)
+            with quiet_transformers(reports=bool(meta)):  # no bars; no LOAD REPORT for sciptm's own folders
+                model = Loader.from_pretrained(path, config=config, **hf_kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
         return cls(model, tokenizer, domain, pooling or meta.get("pooling", "mean"))
 
@@ -171,7 +172,8 @@ class Encoder:
         model = self.lm_model or self.model
         if dtype is not None:
             model = _cast_copy(model, dtype)
-        model.save_pretrained(path)
+        with quiet_transformers():
+            model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         card = path / "README.md"
         if not card.exists():
