@@ -20,6 +20,7 @@ class                      builtin base            raised for
 ``DataUnavailableError``   ``FileNotFoundError``   a dataset file nowhere to be found
 ``MissingFileError``       ``FileNotFoundError``   a user-given file or folder is missing
 ``CheckpointError``        ``ValueError``          weights that do not fit the model
+``RunsFailedError``        ``RuntimeError``        every run of a benchmark command failed
 =========================  ======================  =====================================
 """
 from __future__ import annotations
@@ -118,6 +119,10 @@ class CheckpointError(SciptmError, ValueError):
 
 class DataIntegrityError(SciptmError, RuntimeError):
     """A downloaded or cached file whose checksum does not match its dataset card."""
+
+
+class RunsFailedError(SciptmError, RuntimeError):
+    """Every run of a benchmark command failed; the message shows the first run's real error."""
 
 
 class UnknownNameError(SciptmError, KeyError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,9 +51,24 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> P
     return Path(path)
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, inf) replaced by ``None``, so the JSON is strict (``null``, never
+    the bare ``NaN`` that strict JSON readers reject). numpy scalars and arrays become Python values."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if type(obj).__module__ == "numpy" and hasattr(obj, "tolist"):
+        return json_safe(obj.tolist())
+    return obj
+
+
 def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 1, **kw: Any) -> Path:
-    """``json.dumps(obj)`` written to ``path`` atomically (the JSON is built before the file is touched)."""
-    return write_text_atomic(path, json.dumps(obj, indent=indent, **kw))
+    """``json.dumps(obj)`` written to ``path`` atomically (the JSON is built before the file is touched);
+    NaN and infinities are written as ``null`` (see :func:`json_safe`)."""
+    return write_text_atomic(path, json.dumps(json_safe(obj), indent=indent, allow_nan=False, **kw))
 
 
 def write_with_atomic(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
@@ -62,4 +78,5 @@ def write_with_atomic(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Pa
     return Path(path)
 
 
-__all__ = ["atomic_path", "write_bytes_atomic", "write_json_atomic", "write_text_atomic", "write_with_atomic"]
+__all__ = ["atomic_path", "json_safe", "write_bytes_atomic", "write_json_atomic", "write_text_atomic",
+           "write_with_atomic"]

@@ -317,7 +317,10 @@ class Runner:
             print(f"  {job.task:>12s} {job.model:>24s} seed {job.seed}: FAILED {outcome['error'][:300]}", flush=True)
             return
         row = outcome["row"]
+        if getattr(self, "grid", None):
+            row.setdefault("grid", self.grid["id"])  # which invocation computed it (the report says)
         _write_json_atomic(self.run_file(job.task, job.model, job.seed), row)
+        self.finished = getattr(self, "finished", 0) + 1
         print(f"  {job.task:>12s} {job.model:>24s} seed {job.seed}: {row['metric']} = {row['value']:.4f} "
               f"({row['seconds']:.0f} s)", flush=True)
 
@@ -395,10 +398,10 @@ def _jsonable(arr: np.ndarray) -> Any:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, allow_nan=True))
-    os.replace(tmp, path)
+    """Strict JSON (NaN -> null), written atomically: nothing half-written and no temporary file left on error."""
+    from sciptm._util.atomic import write_json_atomic
+
+    write_json_atomic(path, obj, indent=1)
 
 
 def resolve_grid(field: str, tasks: Sequence[str] | None = None, models: Sequence[str] | None = None,
@@ -406,7 +409,10 @@ def resolve_grid(field: str, tasks: Sequence[str] | None = None, models: Sequenc
                  model_options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The grid a :func:`run` call computes, with ``quick`` and the field's defaults filled in: ``tasks``,
     ``models``, ``seeds`` and ``model_options`` (``sciptm bench`` records them in ``resolved_config.yaml``)."""
+    from sciptm.benchmarks.models import check_model_options
+
     fld = FIELDS.get(field)
+    model_options = check_model_options(model_options) or None  # unknown options are refused, never ignored
     if quick:
         tasks = tasks or list(fld.quick_tasks)
         models = models or [m if _available(m) else str(ModelSpec.parse(m).with_base("tiny")) for m in fld.quick_models]
@@ -440,6 +446,13 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
     csv_options = {"input": input, "targets": targets, "task_type": task_type} if input or targets or task_type else {}
     path = runner.run(list(tasks or fld.tasks), list(models or fld.models), list(seeds), command, csv_options,
                       executor)
+    if runner.failures and not getattr(runner, "finished", 0):  # nothing computed: show the real error, not a table
+        from sciptm.errors import RunsFailedError
+
+        first = runner.failures[0]
+        more = f"; {len(runner.failures) - 1} more in {path} ('failures')" if len(runner.failures) > 1 else ""
+        raise RunsFailedError(f"every run failed ({len(runner.failures)}): {first['task']} / {first['model']} seed "
+                              f"{first['seed']}: {first['error']}{more}")
     from sciptm.reports import BenchmarkResults, build_report
 
     if report:

@@ -111,8 +111,8 @@ class BenchmarkResults:
         self.raw = read_results_json(self.layout.results_json)
         self.rows = pd.DataFrame(self.raw["rows"])
         self.summary = pd.DataFrame(self.raw["summary"])
-        self.summary["mean"] = self.summary["mean"].map(_float)
-        self.summary["std"] = self.summary["std"].map(_float)
+        for column in ("mean", "std"):  # an empty summary (no finished run) has no columns
+            self.summary[column] = self.summary[column].map(_float) if column in self.summary else pd.Series(dtype=float)
         self._check_summary()
         self._check_split_hashes()
 

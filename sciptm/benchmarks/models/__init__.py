@@ -51,4 +51,90 @@ def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
     return EncoderModel(name, options)
 
 
-__all__ = ["MODELS", "BenchModel", "build_model"]
+#: the options each registered baseline reads (``model_options: {name: {key: value}}``); a key outside its set
+#: is refused (an ignored option would be recorded in results.json as if it had been applied)
+OPTION_KEYS: dict[str, frozenset[str]] = {
+    "mean": frozenset(), "dummy": frozenset(),
+    "ecfp-rf": frozenset({"n_estimators", "n_jobs"}), "rdkit2d-rf": frozenset({"n_estimators", "n_jobs"}),
+    "chemprop": frozenset({"epochs", "extra_args"}),
+    "dc-multitask": frozenset({"n_bits", "radius", "layer_sizes", "dropouts", "weight_decay", "batch_size",
+                               "learning_rate", "epochs"}),
+    "onehot-ridge": frozenset({"max_length", "alphas"}),
+    "onehot-cnn": frozenset({"threads", "max_length", "batch_size", "channels", "dropout", "epochs",
+                             "kernel_size", "lr", "patience"}),
+    "rf-composition": frozenset({"use_valid", "n_estimators", "grid", "tune_estimators", "n_jobs"}),
+}
+
+#: options of frozen-encoder probes (``<encoder>:probe``)
+PROBE_KEYS = frozenset({"pooling", "batch_size", "max_tokens", "alphas"})
+
+
+def _finetune_keys() -> frozenset[str]:
+    """Options of a fine-tuned encoder: the PropertyPredictor's and trainer's settings and the encoder's own."""
+    import inspect
+
+    from sciptm.predictor import PropertyPredictor
+
+    keys = set(inspect.signature(PropertyPredictor.__init__).parameters) - {"self", "encoder", "task", "trainer",
+                                                                            "seed", "kwargs"}
+    return frozenset(keys | {"features", "head_hidden", "dropout", "architecture", "pooling", "valid_fraction"})
+
+
+def option_keys(name: str) -> frozenset[str] | None:
+    """The option keys model ``name`` reads, or ``None`` when they are not known (no check is made then)."""
+    if name in MODELS:
+        declared = getattr(MODELS.get(name), "option_keys", None)
+        if declared is not None:
+            return frozenset(declared)
+        if name in OPTION_KEYS:
+            return OPTION_KEYS[name]
+        if name.endswith(":probe"):
+            return PROBE_KEYS
+        return _finetune_keys() if "/" in name else None  # e.g. chgnet/0.3.0 (fine-tuned with a head)
+    from sciptm.benchmarks.models.spec import ModelSpec
+
+    try:
+        probe = ModelSpec.parse(name).probe
+    except Exception:  # noqa: BLE001 - a bad name is reported when the model is built
+        return None
+    return PROBE_KEYS if probe else _finetune_keys()
+
+
+def check_model_options(model_options: Any, models: Any = None) -> dict[str, dict[str, Any]]:
+    """Validate ``model_options`` (model name or ``"default"`` -> mapping of options) and return it.
+
+    Each value must be a mapping; a model's own entry may only hold keys that model reads. ``"default"``
+    applies to every model without its own entry, so its keys are not checked per model.
+
+    Raises
+    ------
+    ConfigError
+        for a value that is not a mapping, or an option the model does not read (the valid keys are listed).
+    """
+    from sciptm.errors import ConfigError
+
+    if model_options is None:
+        return {}
+    if not isinstance(model_options, dict):
+        raise ConfigError(f"model_options must map model names to options ({{ecfp-rf: {{n_estimators: 100}}}}), "
+                          f"not {type(model_options).__name__} {model_options!r}")
+    for name, opts in model_options.items():
+        if opts is None:
+            continue
+        if not isinstance(opts, dict):
+            raise ConfigError(f"model_options: {name}: expected a mapping of options (e.g. {{{name}: {{epochs: 10}}}}),"
+                              f" got {type(opts).__name__} {opts!r}")
+        bad_names = [k for k in opts if not isinstance(k, str)]
+        if bad_names:
+            raise ConfigError(f"model_options: {name}: option names must be text, got {bad_names!r}")
+        if name == "default":
+            continue
+        keys = option_keys(str(name))
+        unknown = sorted(set(opts) - keys) if keys is not None else []
+        if unknown:
+            valid = ", ".join(sorted(keys)) or "(none: this model takes no options)"
+            raise ConfigError(f"model_options: {name}: unknown option(s) {', '.join(unknown)}; valid: {valid}")
+    return model_options
+
+
+__all__ = ["MODELS", "OPTION_KEYS", "BenchModel", "build_model", "check_model_options", "option_keys"]
