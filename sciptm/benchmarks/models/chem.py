@@ -32,17 +32,33 @@ def ecfp(smiles: list[str], radius: int = 2, n_bits: int = 2048) -> np.ndarray:
     return out
 
 
-class FeatureRF:
-    """Random forest (500 trees) on a cached per-task feature matrix."""
+def _feature_config(feature: str) -> dict[str, Any]:
+    """What a feature matrix depends on besides the SMILES (the disk-cache key, :mod:`sciptm.features.cache`)."""
+    import rdkit
 
-    def __init__(self, name: str, featurize, options: dict[str, Any]):
+    config: dict[str, Any] = {"feature": feature, "rdkit": rdkit.__version__}
+    if feature == "ecfp":
+        config.update(radius=2, n_bits=2048)
+    return config
+
+
+class FeatureRF:
+    """Random forest (500 trees) on a per-task feature matrix, cached on disk by SMILES and featurizer
+    (:func:`sciptm.features.cache.cached_rows`: a resumed run or another model on the same rows reads it)."""
+
+    def __init__(self, name: str, featurize, options: dict[str, Any], feature: str | None = None):
         self.name = name
         self.featurize = featurize
         self.options = options
+        self.feature = feature or name.removesuffix("-rf")
 
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
         if self.name not in data.cache:
-            data.cache[self.name] = np.asarray(self.featurize(data.texts), dtype=np.float32)
+            from sciptm.features.cache import cached_rows
+
+            data.cache[self.name] = cached_rows(
+                self.feature, _feature_config(self.feature), data.texts,
+                lambda texts: np.asarray(self.featurize(texts), dtype=np.float32))
         make = random_forest(int(self.options.get("n_estimators", 500)), int(self.options.get("n_jobs", -1)))
         return per_target_fit_predict(data, data.cache[self.name], make, seed)
 

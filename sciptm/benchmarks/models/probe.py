@@ -109,8 +109,9 @@ def probe_encoder(spec: str, domain: str | dict[str, Any], seed: int, pooling: s
 
 
 def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any], seed: int, pooling: str = "mean",
-                      batch_size: int = 256, max_tokens: int = 16384, progress: bool | None = None) -> np.ndarray:
-    """``N x d`` float32 embeddings of ``texts``, computing only texts not embedded before in this process.
+                      batch_size: int = 256, max_tokens: int | None = None, progress: bool | None = None) -> np.ndarray:
+    """``N x d`` float32 embeddings of ``texts``, computing only texts not embedded before in this process
+    and not found in the disk cache (keyed by the texts and the encoder's weights, see :func:`_embed_on_disk`).
 
     Random-init encoders depend on ``seed``; pretrained ones do not, so their cache key ignores it.
     ``domain`` is the task's domain name or config (a crystal encoder is set to the task's input kind).
@@ -128,9 +129,23 @@ def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any],
         if enc.domain.name != config["name"] and config["name"] not in getattr(enc.domain, "reads", ()):
             raise ValueError(f"encoder {spec!r} is a {enc.domain.name} encoder; the task is {config['name']}")
         enc.domain = match_kind(enc.domain, config, spec, "this task")
-        vectors = enc.embed(todo, batch_size=batch_size, max_tokens=max_tokens, progress=progress, long="chunk")
+        vectors = _embed_on_disk(enc, todo, batch_size, max_tokens, progress)
         store.update(zip(todo, vectors))
     return np.stack([store[t] for t in texts]).astype(np.float32)
+
+
+def _embed_on_disk(enc: Any, texts: list[str], batch_size: int, max_tokens: int | None,
+                   progress: bool | None) -> np.ndarray:
+    """``enc.embed(texts)`` through the disk cache (:func:`sciptm.features.cache.cached_rows`): the key holds the
+    texts, a fingerprint of the encoder's weights, its pooling and domain settings, so a resumed benchmark or a
+    second probe on the same rows reads the vectors instead of recomputing them."""
+    from sciptm.features.cache import cached_rows, module_fingerprint
+
+    config = {"weights": module_fingerprint(enc.model), "pooling": enc.pooling, "domain": enc.domain.to_config(),
+              "long": "chunk", "max_length": int(min(enc.tokenizer.model_max_length, 10**9))}
+    return cached_rows("embeddings", config, texts,
+                       lambda part: enc.embed(part, batch_size=batch_size, max_tokens=max_tokens, progress=progress,
+                                              long="chunk"))
 
 
 class EmbeddingProbe:
@@ -158,7 +173,8 @@ class EmbeddingProbe:
         if key not in data.cache:
             data.cache[key] = cached_embeddings(
                 self.base, data.texts, data.domain_config or data.domain, seed, self.options.get("pooling", "mean"),
-                int(self.options.get("batch_size", 256)), int(self.options.get("max_tokens", 16384)))
+                int(self.options.get("batch_size", 256)),
+                int(self.options["max_tokens"]) if self.options.get("max_tokens") else None)
         X = data.cache[key]
         scaler = StandardScaler().fit(X[data.train])
         Xs = np.nan_to_num(scaler.transform(X))
