@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from sciptm import metrics as metric_lib
 from sciptm.benchmarks.environment import environment
@@ -271,6 +270,7 @@ class Runner:
         executor = executor or SerialExecutor()
         check_task_names(tasks)  # a typo in the last task must not surface after hours of the first ones
         self.out.mkdir(parents=True, exist_ok=True)
+        self.grid = self.grid_record(tasks, models, seeds, command)  # this invocation (sciptm.benchmarks.collect)
         grid = [(t, m, s) for t in tasks for m in models for s in seeds]
         done = sum(self.layout.has_run(_task_name(t), m, s) for t, m, s in grid)
         where = "" if executor.name == "serial" else f" on {executor.name}"
@@ -329,33 +329,39 @@ class Runner:
             self._caches: dict[str, dict[str, np.ndarray]] = {}
         return self._caches.setdefault(task, {})
 
+    def grid_record(self, tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int],
+                    command: str | None) -> dict[str, Any]:
+        """This invocation as a grid of :mod:`sciptm.benchmarks.collect` (id, time, command, cells)."""
+        from sciptm.benchmarks.collect import grid_id
+
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        grid = {"tasks": [_task_name(t) for t in tasks], "models": list(models), "seeds": [int(s) for s in seeds],
+                "split": self.split, "sizes": list(self.sizes)}
+        return {"id": grid_id(grid, created), "created": created, "command": command, **grid}
+
     def collect(self, tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int], splits_meta: dict[str, Any],
                 command: str | None) -> Path:
-        rows, missing = [], []
-        for task in splits_meta:
-            for model in models:
-                for seed in seeds:
-                    path = self.layout.find_run(task, model, seed)
-                    if path is None:
-                        missing.append({"task": task, "model": model, "seed": seed})
-                        continue
-                    row = json.loads(path.read_text())
-                    rows.append({k: v for k, v in row.items() if k not in ("y_true", "y_pred")})
-        frame = pd.DataFrame(rows, columns=None if rows else ["task", "model", "metric", "value"])
-        summary = []
-        for (task, model), grp in frame.groupby(["task", "model"], sort=False):
-            metric = grp["metric"].iloc[0]
-            vals = grp["value"].astype(float)
-            summary.append({"task": task, "model": model, "metric": metric,
-                            "greater_is_better": metric_lib.METRICS.get(metric).greater_is_better,
-                            "mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
-                            "n_seeds": int(len(vals))})
+        """Write ``results.json`` over every finished run in the folder, from this and earlier invocations
+        (see :mod:`sciptm.benchmarks.collect`); ``missing`` lists this grid's unfinished cells."""
+        from sciptm.benchmarks.collect import collect_folder, summarize
+
+        current = getattr(self, "grid", None) or self.grid_record(tasks, models, seeds, command)
+        rows, missing, grids, previous = collect_folder(self.layout, current, list(splits_meta), models, seeds)
+        summary = summarize(rows)
+        for task, meta in (previous.get("splits") or {}).items():  # tasks and seeds of earlier grids
+            if task in splits_meta and meta.get("method") == splits_meta[task].get("method"):
+                splits_meta[task]["seeds"] = {**meta.get("seeds", {}), **splits_meta[task]["seeds"]}
+            elif task not in splits_meta and any(r["task"] == task for r in rows):
+                splits_meta[task] = meta
         first = rows[0] if rows else {}
         result = {
             "field": self.field.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": command, "config": {"tasks": list(splits_meta), "models": list(models), "seeds": list(seeds),
+            "command": command, "config": {"tasks": list(splits_meta), "models": list(dict.fromkeys(
+                                               [*models, *(r["model"] for r in rows)])),
+                                           "seeds": sorted({*map(int, seeds), *(int(r["seed"]) for r in rows)}),
                                            "split": self.split, "sizes": list(self.sizes),
                                            "model_options": self.model_options},
+            "grids": grids,
             "rows": rows, "summary": summary, "splits": splits_meta, "environment": environment(),
             "missing": missing, "failures": self.failures,
             "protocol": {"id": first.get("protocol"), "split": self.split, "sizes": list(self.sizes),

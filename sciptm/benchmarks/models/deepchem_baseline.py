@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -90,9 +91,15 @@ class DeepChemMultitask:
         train, valid, test = dataset(data.train), dataset(data.valid), dataset(data.test)
         if kind == "classification":
             train = dc.trans.BalancingTransformer(dataset=train).transform(train)
+        with tempfile.TemporaryDirectory(prefix="sciptm-dc-") as model_dir:
+            return self._train(dc, kind, p, data, X, mean, std, train, valid, test, n_tasks, model_dir)
+
+    def _train(self, dc: Any, kind: str, p: dict[str, Any], data: TaskData, X: np.ndarray, mean: np.ndarray,
+               std: np.ndarray, train: Any, valid: Any, test: Any, n_tasks: int, model_dir: str) -> np.ndarray:
         common = dict(layer_sizes=list(p["layer_sizes"]), dropouts=p["dropouts"],
                       weight_decay_penalty=float(p["weight_decay"]), weight_decay_penalty_type="l2",
-                      batch_size=int(p["batch_size"]), learning_rate=float(p["learning_rate"]), device="cpu")
+                      batch_size=int(p["batch_size"]), learning_rate=float(p["learning_rate"]), device="cpu",
+                      model_dir=model_dir)
         if kind == "classification":
             model = dc.models.MultitaskClassifier(n_tasks, X.shape[1], n_classes=2, **common)
         else:
@@ -111,7 +118,8 @@ class DeepChemMultitask:
         y_valid = data.y_true("valid") if len(data.valid) else None
         epochs = int(p["epochs"])
         for epoch in range(1, epochs + 1):
-            model.fit(train, nb_epoch=1)
+            model.fit(train, nb_epoch=1, checkpoint_interval=0)  # no checkpoint files: the best epoch's
+            # test predictions are kept in memory instead
             if y_valid is None:
                 best_test, best_epoch = predict(test), epoch
                 continue

@@ -67,6 +67,7 @@ def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple
     if info is not None:
         info["n_features"] = int(X.shape[1])
         info["alpha"] = chosen
+        info["alpha_grid"] = [float(min(alphas)), float(max(alphas))]  # the report remarks a penalty at an edge
     for t in range(y.shape[1]):
         keep = ~np.isnan(y[:, t])
         labels = y[keep, t]
