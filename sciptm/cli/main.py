@@ -26,12 +26,15 @@ from typer.core import TyperGroup
 
 from sciptm.cli.config import (
     ConfigError,
+    as_ints,
     as_list,
+    check_writable,
     mapping_option,
     read_yaml_mapping,
     resolve,
     write_resolved,
 )
+from sciptm.errors import MissingFileError
 
 class _RootGroup(TyperGroup):
     """The ``sciptm`` group: tidies every command's ``--help`` once before running (see :func:`_tidy_help`)."""
@@ -223,9 +226,10 @@ def bench(
 
     s = resolve(ctx, required=_required(ctx))
     s.update(tasks=as_list(s["tasks"]), models=as_list(s["models"]), targets=as_list(s["targets"], spaces=False),
-             seeds=[int(v) for v in as_list(s["seeds"]) or [0]],
+             seeds=as_ints(s["seeds"], "seeds") or [0],
              model_options=mapping_option(s["model_options"], "model_options"),
              out=str(s["out"] or f"results/{s['field']}"))
+    check_writable(s["out"])
     options = {"address": s["ray_address"], "num_cpus": s["num_cpus"], "cpus_per_job": s["cpus_per_job"]}
     runner_executor = make_executor(s["executor"], **options) if s["executor"] != "serial" else None
     # what --quick and the field's defaults resolve to: the grid itself, so the resolved file repeats the run
@@ -272,6 +276,7 @@ def tune(
     s = resolve(ctx, required=_required(ctx))
     s.update(space=mapping_option(s["space"], "space"), model_options=mapping_option(s["model_options"], "model_options"),
              targets=as_list(s["targets"], spaces=False), out=str(s["out"] or f"tune/{Path(str(s['task'])).stem}-{s['model']}"))
+    check_writable(s["out"])
     write_resolved(s, s["out"])
     result = run_tune(progress=True, **s)
     typer.echo(result.trials.to_string(index=False))
@@ -297,7 +302,8 @@ def report(
 
     s = resolve(ctx, required=_required(ctx))
     if not (Path(s["results"]) / "results.json").is_file():
-        raise FileNotFoundError(f"no results.json in {s['results']}")
+        raise MissingFileError(f"no results.json in {s['results']}")
+    check_writable(s["out"] or s["results"])
     paths = build_report(s["results"], s["out"])
     write_resolved(s, paths["markdown"], folder=False)
     typer.echo(f"wrote {paths['markdown']} and {paths['html']}")
@@ -352,6 +358,10 @@ def _read_csv(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"input file not found: {path}")
+    from sciptm.data.readers import is_sdf, read_sdf
+
+    if is_sdf(path):  # an SD file: columns name, smiles and its SD properties; a bad record names the molecule
+        return read_sdf(path)
     try:
         return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -424,6 +434,7 @@ def embed(
 
     s = resolve(ctx, required=_required(ctx))
     frame = _read_csv(s["inputs"])
+    check_writable(s["out"], folder=False)
     enc = Encoder.from_pretrained(s["encoder"])
     s["column"] = _input_column(frame, s["inputs"], s["column"], enc.domain.name)
     s["device"] = _device(s["device"])
@@ -492,6 +503,7 @@ def finetune(
 
     s = resolve(ctx, required=_required(ctx))
     frame = _read_csv(s["train"])
+    check_writable(s["out"])
     cols = [_find_column(frame, s["train"], c, "--targets") for c in as_list(s["targets"], spaces=False) or []]
     s["targets"] = cols
     if s["encoder"] is None:
@@ -538,8 +550,8 @@ def _best_epoch_line(model: Any, epochs: int | None) -> str:
         score = float(rows["valid_score"].iloc[0]) if len(rows) else float("nan")
         stopped = f", stopped early after {n_run} of {epochs}" if epochs and n_run < epochs else f" of {n_run}"
         return f"best epoch {best + 1}{stopped} ({metric} {score:.4g} on the validation rows); its weights are saved"
-    return (f"trained {n_run} epochs and kept the last one (no validation data: give --valid for early stopping "
-            "and the best epoch)")
+    return (f"trained {n_run} epoch{'s' if n_run != 1 else ''} and kept the last one (no validation data: give "
+            "--valid for early stopping and the best epoch)")
 
 
 def _task_of(predictor: Any) -> Any:
@@ -599,6 +611,7 @@ def predict(
     frame = _read_csv(s["inputs"])
     if not Path(s["model"]).is_dir():
         raise MissingFileError(f"model folder not found: {s['model']}")
+    check_writable(s["out"], folder=False)
     predictor = PropertyPredictor.from_pretrained(s["model"])
     task = _task_of(predictor)
     if s["return_std"] and task.kind != "regression":
@@ -673,6 +686,7 @@ def pretrain(
     values = read_yaml_mapping(config) if config else {}
     values.update(_key_values(ctx.args, set or []))
     cfg = PretrainConfig.from_dict(values)
+    check_writable(out)
     write_resolved(cfg.to_dict(), out)
     result = run_pretrain(cfg, out, resume=resume, command=_command_line())
     typer.echo(f"done: step {result.step}, tokens {result.tokens_seen}, encoder {result.encoder_dir}")
