@@ -49,7 +49,7 @@ MAX_STORED_CLASSES = 50
 
 
 def _is_csv(task: str) -> bool:
-    return task.lower().endswith((".csv", ".csv.gz")) or Path(task).is_file()
+    return task.lower().endswith((".csv", ".csv.gz", ".sdf", ".sdf.gz")) or Path(task).is_file()
 
 
 def load_task(task: str, fld: Field, input: str | None = None, targets: Sequence[str] | None = None,
@@ -392,7 +392,7 @@ def _device() -> str:
 def _task_name(task: str) -> str:
     if _is_csv(task):
         name = Path(task).name
-        for suffix in (".gz", ".csv"):
+        for suffix in (".gz", ".csv", ".sdf"):
             name = name.removesuffix(suffix)
         return name
     return task

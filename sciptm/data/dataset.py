@@ -247,7 +247,8 @@ def from_csv(path: str | Path, *, input: str, targets: Sequence[str] = (), task:
 
     Parameters
     ----------
-    path: the CSV file (``.gz`` is decompressed).
+    path: the CSV file (``.gz`` is decompressed), or an SD file (``.sdf``: columns ``name``, ``smiles`` and
+        its SD properties).
     input: the input column.
     targets: the target columns (none for ``task="unlabeled"``).
     task: regression, binary, multiclass, multitask-binary, multitask-regression or unlabeled.
@@ -276,7 +277,10 @@ def from_csv(path: str | Path, *, input: str, targets: Sequence[str] = (), task:
         raise ValueError(f"task {task!r} needs at least one target column")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    df = pd.read_csv(path, sep=sep, skip_blank_lines=True)
+    from sciptm.data.readers import is_sdf, read_sdf
+
+    # an SD file gives the columns name, smiles and its SD properties (sciptm.data.readers.read_sdf)
+    df = read_sdf(path) if is_sdf(path) else pd.read_csv(path, sep=sep, skip_blank_lines=True)
     missing = [c for c in (input, *targets) if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: columns {missing} not found; the file has {list(df.columns)}")
