@@ -132,6 +132,38 @@ def _candidate_rotations(hexagonal: bool) -> np.ndarray:
 
 
 _NORMALIZERS: dict[int, _Normalizer] = {}
+#: the shipped normalizer table (built by :func:`build_normalizer_table` from spglib's database)
+TABLE_FILE = "normalizers.json"
+_TABLE_FORMAT = 1
+
+
+def _ops_key(g_rot: np.ndarray, g_trans: np.ndarray) -> str:
+    """Order-independent key of a set of operations (rotations, translations in 24ths mod 1)."""
+    import hashlib
+
+    t24 = np.round(np.asarray(g_trans, dtype=float) * 24).astype(np.int64) % 24
+    rows = np.unique(np.concatenate([np.asarray(g_rot, dtype=np.int64).reshape(len(g_rot), 9), t24], axis=1), axis=0)
+    return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _shipped_table() -> dict[tuple[int, str], tuple[np.ndarray, np.ndarray, tuple[int, ...]]]:
+    """``{(hall number, ops key): (rotations, translations, polar axes)}`` from the shipped JSON (may be empty)."""
+    import json
+    from importlib import resources
+
+    try:
+        raw = json.loads(resources.files("sciptm.domains.crystal").joinpath(TABLE_FILE).read_text())
+    except (FileNotFoundError, OSError, ValueError):
+        return {}
+    if raw.get("format") != _TABLE_FORMAT:
+        return {}
+    table = {}
+    for e in raw["entries"]:
+        rot = np.asarray(e["rot"], dtype=int).reshape(-1, 3, 3)
+        trans = np.asarray(e["t24"], dtype=float).reshape(-1, 3) / 24.0
+        table[(int(e["hall"]), str(e["ops"]))] = (rot, trans, tuple(int(a) for a in e["polar"]))
+    return table
 
 
 def normalizer(hall_number: int, number: int, rotations: np.ndarray, translations: np.ndarray) -> _Normalizer:
@@ -140,11 +172,55 @@ def normalizer(hall_number: int, number: int, rotations: np.ndarray, translation
     ``rotations``/``translations`` are the operations of the group in that setting (centring
     included), as spglib reports them for a standardized cell. Cached per Hall number; for polar
     groups the continuous origin freedom is returned as ``polar`` axes instead of translations.
+    The normalizers of the 230 standard settings are shipped precomputed (:data:`TABLE_FILE`, used when
+    the operations match the table's, checked by an order-independent key), so a fresh process does not
+    pay the search (up to 0.6 s per cubic group); other settings are searched on first use.
     """
     if hall_number in _NORMALIZERS:
         return _NORMALIZERS[hall_number]
     g_rot = np.asarray(rotations, dtype=int)
     g_trans = (np.round(np.asarray(translations, dtype=float) * 24) / 24) % 1.0
+    shipped = _shipped_table().get((int(hall_number), _ops_key(g_rot, g_trans)))
+    if shipped is not None:
+        rot, trans, polar = shipped
+        result = _Normalizer(rot, trans, polar, g_rot, g_trans)
+        _NORMALIZERS[hall_number] = result
+        return result
+    result = _search_normalizer(number, g_rot, g_trans)
+    _NORMALIZERS[hall_number] = result
+    return result
+
+
+def build_normalizer_table(path: str | None = None) -> dict:
+    """Search the normalizer of the standard setting of every space group (spglib's database, the first Hall
+    number of each group) and return / write the table :func:`normalizer` ships (JSON, ~20 s)."""
+    import json
+
+    import spglib
+
+    entries, seen = [], set()
+    for hall in range(1, 531):
+        number = int(spglib.get_spacegroup_type(hall).number)
+        if number in seen:
+            continue
+        seen.add(number)
+        ops = spglib.get_symmetry_from_database(hall)
+        g_rot = np.asarray(ops["rotations"], dtype=int)
+        g_trans = (np.round(np.asarray(ops["translations"], dtype=float) * 24) / 24) % 1.0
+        norm = _search_normalizer(number, g_rot, g_trans)
+        entries.append({"hall": hall, "number": number, "ops": _ops_key(g_rot, g_trans),
+                        "rot": norm.rotations.reshape(len(norm.rotations), 9).astype(int).tolist(),
+                        "t24": np.round(norm.translations * 24).astype(int).reshape(-1, 3).tolist(),
+                        "polar": list(norm.polar)})
+    table = {"format": _TABLE_FORMAT, "spglib": spglib.__version__, "entries": entries}
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(table, fh, separators=(",", ":"))
+    return table
+
+
+def _search_normalizer(number: int, g_rot: np.ndarray, g_trans: np.ndarray) -> _Normalizer:
+    """The normalizer search behind :func:`normalizer` (uncached)."""
     cand = _candidate_rotations(143 <= number <= 194)
     polar = tuple(i for i in range(3) if np.all(g_rot[:, :, i] == np.eye(3, dtype=int)[:, i]))
     steps = _T_GRID if 143 <= number <= 194 else 8  # 1/8 suffices outside hexagonal axes
@@ -184,9 +260,7 @@ def normalizer(hall_number: int, number: int, rotations: np.ndarray, translation
                 seen.add(key)
                 found_rot.append(p)
                 found_t.append(t)
-    result = _Normalizer(np.array(found_rot), np.array(found_t), polar, g_rot, g_trans)
-    _NORMALIZERS[hall_number] = result
-    return result
+    return _Normalizer(np.array(found_rot), np.array(found_t), polar, g_rot, g_trans)
 
 
 def _lattice_params(lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
