@@ -29,7 +29,9 @@ class Field:
     prepare_jobs: int = 1
 
 
-FIELDS: Registry[Field] = Registry("benchmark field")
+#: the protein and materials fields register when their model modules are imported (on first lookup)
+FIELDS: Registry[Field] = Registry("benchmark field", lazy={"protein": "sciptm.benchmarks.models.protein",
+                                                             "materials": "sciptm.benchmarks.models.materials"})
 FIELDS.add("chem", Field(
     name="chem", domain="smiles",
     tasks=("esol", "freesolv", "lipo", "bbbp", "bace", "clintox", "tox21", "sider", "hiv"),
