@@ -48,8 +48,8 @@ from sciptm.domains.base import Errors
 from sciptm.encoders import Encoder
 from sciptm.errors import ConfigError, InvalidInputError, InvalidLabelError, TruncatedInputWarning, UnknownNameError
 from sciptm.features import FEATURES
-from sciptm.interop import from_deepchem_dataset, is_deepchem_dataset, resolve_features
 from sciptm.heads import MLPHead, PredictorModule
+from sciptm.interop import from_deepchem_dataset, is_deepchem_dataset, resolve_features
 from sciptm.tasks import TASKS, Task
 from sciptm.training import TrainData, Trainer, TrainerConfig
 
@@ -70,11 +70,11 @@ SCORE_METRIC = {"regression": "r2", "binary": "roc_auc", "multiclass": "accuracy
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _targets_2d(y: Any) -> tuple[np.ndarray, list[str], list[Any]]:
+def _targets_2d(y: Any, where: str = "labels") -> tuple[np.ndarray, list[str], list[Any]]:
     """Labels as an ``N x T`` float array (NaN = missing), the target names and the row labels.
 
-    Raises :class:`InvalidLabelError` naming the column and row of the first label that is not a
-    number or is infinite.
+    Raises :class:`InvalidLabelError` naming ``where``, the column and the row of the first label that
+    is not a number or is infinite.
     """
     if isinstance(y, pd.DataFrame):
         frame = y
@@ -103,14 +103,16 @@ def _targets_2d(y: Any) -> tuple[np.ndarray, list[str], list[Any]]:
         bad = np.flatnonzero(col.notna().to_numpy() & numeric.isna().to_numpy())
         if len(bad):
             i = int(bad[0])
-            raise InvalidLabelError(f"label column {name!r}, row {frame.index[i]}: {col.iloc[i]!r} is not a number"
+            raise InvalidLabelError(f"{where}: label column {name!r}, row {frame.index[i]}: {col.iloc[i]!r} "
+                                    "is not a number"
                                     + (f" (and {len(bad) - 1} more such rows)" if len(bad) > 1 else ""),
                                     column=name, row=frame.index[i])
         values = numeric.to_numpy(dtype=float, na_value=np.nan)
         inf = np.flatnonzero(np.isinf(values))
         if len(inf):
             i = int(inf[0])
-            raise InvalidLabelError(f"label column {name!r}, row {frame.index[i]}: {values[i]!r} is not finite; "
+            raise InvalidLabelError(f"{where}: label column {name!r}, row {frame.index[i]}: {float(values[i])!r} "
+                                    "is not finite; "
                                     "labels must be finite numbers (NaN or an empty cell marks a missing label)",
                                     column=name, row=frame.index[i])
         out[:, j] = values
@@ -414,7 +416,7 @@ seed, device, mixed_precision, progress:
     # ------------------------------------------------------------------ fit
     def _labelled(self, X: Any, y: Any, errors: Errors, fit: bool, where: str) -> tuple[TrainData, dict[str, Any]]:
         prepared = self.encoder_.prepare(X, errors=errors)
-        y2, names, row_ids = _targets_2d(y)
+        y2, names, row_ids = _targets_2d(y, where)
         if y2.shape[0] != prepared.n_total:
             raise InvalidLabelError(f"{where}: got {prepared.n_total} inputs but {y2.shape[0]} label rows")
         y2 = y2[prepared.valid]
@@ -424,6 +426,14 @@ seed, device, mixed_precision, progress:
                 raise InvalidInputError(prepared.invalid, f"{where}: no valid input row to train on "
                                         f"({len(prepared.invalid)} invalid)") if prepared.invalid else \
                     InvalidLabelError(f"{where}: no rows to train on")
+            if self.task_.kind == "binary":  # named here with the caller's row label and column name
+                bad = np.argwhere(~np.isnan(y2) & (y2 != 0) & (y2 != 1))
+                if len(bad):
+                    r, c = bad[0]
+                    raise InvalidLabelError(f"{where}: label column {names[c]!r}, row {kept_ids[r]}: "
+                                            f"{float(y2[r, c])!r}; "
+                                            f"task {self.task_.name!r} needs binary labels 0, 1 or NaN (missing)",
+                                            column=names[c], row=kept_ids[r])
             self.task_.check_targets(y2)
             empty = [names[j] for j in range(y2.shape[1]) if np.isnan(y2[:, j]).all()]
             if empty:
@@ -491,7 +501,8 @@ seed, device, mixed_precision, progress:
                     raise InvalidLabelError("fit(valid=...): the validation set has no labelled valid row")
             metric = metric_lib.METRICS.get(task.default_metric)
             self.metric_ = metric.name
-            score_fn = (lambda yt, yp: metric_lib.compute(metric.name, yt[:, 0] if task.kind == "multiclass" else yt, yp))
+            score_fn = (lambda yt, yp: metric_lib.compute(metric.name, yt[:, 0] if task.kind == "multiclass" else yt,
+                                                          yp))
             modules, histories, best = [], [], []
             template = copy.deepcopy(encoder) if self.ensemble > 1 else None  # members start from the same weights
             for member in range(int(self.ensemble)):
@@ -620,7 +631,7 @@ seed, device, mixed_precision, progress:
         if self.task_.kind != "regression":
             raise TypeError("conformal intervals are for regression tasks")
         prepared = self.encoder_.prepare(X, errors=errors)
-        y2, _, _ = _targets_2d(y)
+        y2, _, _ = _targets_2d(y, "calibrate")
         if y2.shape[0] != prepared.n_total:
             raise InvalidLabelError(f"calibrate: got {prepared.n_total} inputs but {y2.shape[0]} label rows")
         feats = self._features(prepared.texts) if prepared.texts else None
@@ -669,10 +680,8 @@ seed, device, mixed_precision, progress:
         self._check_fitted()
         kind = self.task_.kind
         name = metric or SCORE_METRIC[kind]
-        y2, _, _ = _targets_2d(y)
-        if kind == "regression":
-            pred = self.predict(X)
-        elif metric_lib.METRICS.get(name).kind == "label" and kind != "multiclass":
+        y2, _, _ = _targets_2d(y, "score")
+        if kind == "regression" or metric_lib.METRICS.get(name).kind == "label" and kind != "multiclass":
             pred = self.predict(X)
         else:
             pred = self.predict_proba(X)
@@ -687,7 +696,8 @@ seed, device, mixed_precision, progress:
         """Save the encoder (``save_pretrained`` layout), head weights, other ensemble members and settings."""
         module = self._check_fitted()
         path = self.encoder_.save_pretrained(path)
-        save_file({k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()}, str(path / HEAD_FILE))
+        save_file({k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()},
+                  str(path / HEAD_FILE))
         for i, member in enumerate(self.modules_[1:], start=1):
             save_model(member, str(path / MEMBER_FILE.format(i)))
         conformal = None

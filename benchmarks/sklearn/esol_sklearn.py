@@ -59,7 +59,8 @@ def main() -> None:
     print(f"\nGridSearchCV {grid}, cv=3 ({time.perf_counter() - t0:.0f} s):\n{table.to_string(index=False)}")
     held = slice(args.n, args.n + 200)
     print(f"best_params_ {search.best_params_}, best CV R^2 {search.best_score_:.3f}, "
-          f"held-out R^2 of best_estimator_ on 200 other molecules {search.best_estimator_.score(X[held], y[held]):.3f}")
+          "held-out R^2 of best_estimator_ on 200 other molecules "
+          f"{search.best_estimator_.score(X[held], y[held]):.3f}")
 
     tr, cal, te = slice(0, 500), slice(500, 800), slice(800, None)
     print(f"\nsplit-conformal intervals: train {500}, calibration {300}, test {len(X) - 800} molecules")

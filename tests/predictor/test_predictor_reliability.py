@@ -81,6 +81,9 @@ def test_non_numeric_label_names_row_and_column(esol) -> None:
         model.fit(esol.smiles, y)
     with pytest.raises(InvalidLabelError, match=r"row 1.*'x'"):
         model.fit(["CCO", "CCC"], [1.0, "x"])
+    active = pd.Series([0, 1, 0, 1, 0, 1, 0, 2, 0, 1], name="active", dtype=float)
+    with pytest.raises(InvalidLabelError, match=r"'active', row 7: 2\.0.*binary"):
+        sciptm.PropertyPredictor(tiny(), task="binary", epochs=1).fit(esol.smiles[:10], active)
 
 
 def test_empty_inputs_give_empty_outputs(esol) -> None:

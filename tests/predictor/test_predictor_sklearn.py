@@ -30,7 +30,8 @@ ESOL_TARGET = "measured log solubility in mols per litre"
 #: (tags: two_d_array=False, string=True), so check_estimator skips it as a whole. Their SMILES versions
 #: are the tests below marked "sklearn:".
 API_CHECKS = ["check_estimator_cloneable", "check_estimator_tags_renamed", "check_valid_tag_types",
-              "check_estimator_repr", "check_no_attributes_set_in_init", "check_do_not_raise_errors_in_init_or_set_params",
+              "check_estimator_repr", "check_no_attributes_set_in_init",
+              "check_do_not_raise_errors_in_init_or_set_params",
               "check_parameters_default_constructible", "check_get_params_invariance", "check_set_params",
               "check_estimators_unfitted", "check_mixin_order"]
 
