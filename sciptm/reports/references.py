@@ -202,6 +202,19 @@ def references_for(task: str, references: Sequence[Reference], field: str | None
     return [r for r in references if r.task in (task, base) and (field is None or r.field == field)]
 
 
+def fold_remark(task: str, protocol_id: str, n_runs: int) -> str:
+    """The remark for one of our rows that averages fewer Matbench folds than the leaderboard's five
+    (a ``--quick`` run scores fold 0 alone); ``""`` otherwise.
+
+    >>> fold_remark("matbench_steels", MATBENCH_PROTOCOL, 1)
+    'ours: 1 of 5 folds; the leaderboard values are means over all 5, not directly comparable'
+    """
+    if protocol_id != MATBENCH_PROTOCOL or not task.startswith("matbench_") or n_runs >= 5:
+        return ""
+    return (f"ours: {n_runs} of 5 folds; the leaderboard values are means over all 5, not directly "
+            "comparable")
+
+
 def compare(task: str, references: Sequence[Reference], protocol_id: str, metric: str) -> list[Comparison]:
     """Each reference of ``task`` with remarks on how it differs from our protocol and metric.
 
