@@ -8,7 +8,8 @@ Example
 -------
 >>> from sciptm.registry import Registry
 >>> COLORS: Registry[str] = Registry("color")
->>> COLORS.add("red", "#f00")
+>>> COLORS.add("red", "#f00")  # returns what it registered
+'#f00'
 >>> COLORS["red"]
 '#f00'
 """

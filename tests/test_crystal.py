@@ -18,7 +18,7 @@ from sciptm.domains.crystal import CrystalDomain, composition_from_text, default
 from sciptm.domains.crystal.symmetry import wyckoff_multiplicities
 from sciptm.errors import InvalidInputError, SkippedInputWarning
 from sciptm.features import FEATURES
-from sciptm.features.composition import composition_features, feature_names
+from sciptm.domains.crystal.features import composition_features, feature_names
 
 # rows of matbench_phonons used below; all crystal systems appear
 # (cubic, hexagonal, tetragonal, orthorhombic, monoclinic, trigonal)

@@ -12,7 +12,8 @@ from pymatgen.core import Lattice, Structure
 from rdkit import Chem
 
 import sciptm
-from sciptm.display import ReportFiles, TokenView, token_kind
+from sciptm.domains.view import TokenView, token_kind
+from sciptm.reports.notebook import ReportFiles
 from sciptm.domains import get_domain
 from sciptm.errors import InvalidInputError
 
@@ -128,7 +129,7 @@ def test_results_html_and_report_files(mirror: Path, tmp_path: Path) -> None:
 
 
 def test_frame_html_formats_floats() -> None:
-    from sciptm.display import frame_html
+    from sciptm.reports.notebook import frame_html
 
     html = frame_html(pd.DataFrame({"a": [np.pi, np.nan]}), caption="x < y")
     assert "3.142" in html and "–" in html and "x &lt; y" in html

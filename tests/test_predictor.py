@@ -9,7 +9,7 @@ from transformers import AutoModel
 
 import sciptm
 from sciptm.errors import InvalidInputError, SkippedInputWarning
-from sciptm.tasks import TASKS
+from sciptm.heads.tasks import TASKS
 
 ESOL_TARGET = "measured log solubility in mols per litre"
 

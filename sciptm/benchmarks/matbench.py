@@ -27,7 +27,6 @@ import gzip
 import hashlib
 import json
 import math
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +43,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from sciptm._util.atomic import atomic_path
 from sciptm.benchmarks.layout import ResultsLayout
 from sciptm.data.splits import matbench_ids
 from sciptm.splits import Split
@@ -172,11 +172,8 @@ def write_submission(results_dir: str | Path, model: str, tasks: Sequence[str], 
     if not d["tasks"]:
         raise ValueError(f"{model}: no Matbench task has all 5 folds in {results_dir}: {d['user_metadata']['left_out']}")
     target = Path(path) if path else ResultsLayout(results_dir).submission_file(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    with gzip.GzipFile(tmp, "wb", mtime=0) as fh:
+    with atomic_path(target) as tmp, gzip.GzipFile(tmp, "wb", mtime=0) as fh:
         fh.write(json.dumps(d).encode())
-    os.replace(tmp, target)
     return target
 
 

@@ -11,6 +11,7 @@ then gathers rows, a mean +- std summary, split hashes and the environment.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import warnings
@@ -31,8 +32,11 @@ from sciptm.benchmarks.models.spec import ModelSpec
 from sciptm.benchmarks.taskdata import TaskData
 from sciptm.domains import get_domain
 from sciptm.errors import SkippedInputWarning
+from sciptm.heads.tasks import MulticlassTask
 from sciptm.progress import progress_bar
 from sciptm.splits import Split, make_folds, make_split
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sciptm.benchmarks.executors import Executor
@@ -139,7 +143,7 @@ def score_job(job: Job, data: TaskData) -> dict[str, Any]:
     info = getattr(model, "info_", None)  # e.g. hyperparameters a baseline tuned on the training rows
     if info:
         row["model_info"] = info
-    if data.task_type != "multiclass" or pred.shape[1] <= MAX_STORED_CLASSES:
+    if not isinstance(data.task, MulticlassTask) or pred.shape[1] <= MAX_STORED_CLASSES:
         row["y_true"] = _jsonable(y_true)
         row["y_pred"] = _jsonable(pred)
     return row
@@ -192,8 +196,8 @@ class Runner:
             t0 = time.perf_counter()
             prepared = prepare_cached(domain, ds.inputs.reset_index(drop=True), ds.data_sha256,
                                       n_jobs=self.field.prepare_jobs)
-            print(f"  {ds.name}: {int(prepared.valid.sum())}/{prepared.n_total} inputs valid "
-                  f"({time.perf_counter() - t0:.1f} s)", flush=True)
+            log.info("  %s: %d/%d inputs valid (%.1f s)", ds.name, int(prepared.valid.sum()), prepared.n_total,
+                     time.perf_counter() - t0)
             return prepared.texts, prepared.valid, prepared.invalid
         with warnings.catch_warnings():  # the invalid rows are counted in results.json instead
             warnings.simplefilter("ignore", SkippedInputWarning)
@@ -234,7 +238,7 @@ class Runner:
             p = pos[np.asarray(idx, dtype=int)]
             return p[p >= 0]
 
-        from sciptm.tasks import TASKS
+        from sciptm.heads.tasks import TASKS
 
         metric = ds.metric or TASKS.get(ds.task).default_metric
         domain = self.domain_for(ds)
@@ -248,10 +252,6 @@ class Runner:
     def run_file(self, task: str, model: str, seed: int) -> Path:
         """Where a run is written (:meth:`ResultsLayout.run_file`)."""
         return self.layout.run_file(task, model, seed)
-
-    def run_one(self, data: TaskData, model_name: str, seed: int, split: Split, ds: Any, n_invalid: int) -> dict:
-        """Fit and score one model on one (task, split); the result row (see :func:`score_job`)."""
-        return score_job(self.job(ds, model_name, seed, split, n_invalid), data)
 
     def job(self, ds: Any, model: str, seed: int, split: Split, n_invalid: int) -> Job:
         """The :class:`Job` of one grid cell (everything a worker needs besides the task's data)."""
@@ -274,7 +274,7 @@ class Runner:
         grid = [(t, m, s) for t in tasks for m in models for s in seeds]
         done = sum(self.layout.has_run(_task_name(t), m, s) for t, m, s in grid)
         where = "" if executor.name == "serial" else f" on {executor.name}"
-        print(f"sciptm bench {self.field.name}: {len(grid)} runs ({done} already done){where} -> {self.out}")
+        log.info("sciptm bench %s: %d runs (%d already done)%s -> %s", self.field.name, len(grid), done, where, self.out)
         bar = iter(progress_bar(range(len(grid)), f"bench {self.field.name}", self.progress, total=len(grid)))
         splits_meta: dict[str, Any] = {}
         jobs = self.jobs(tasks, models, seeds, csv_options or {}, splits_meta, bar)
@@ -314,15 +314,15 @@ class Runner:
         if "error" in outcome:  # one failing model must not stop the grid; it is reported
             self.failures.append({"task": job.task, "model": job.model, "seed": job.seed,
                                   "error": outcome["error"][:2000]})
-            print(f"  {job.task:>12s} {job.model:>24s} seed {job.seed}: FAILED {outcome['error'][:300]}", flush=True)
+            log.warning("  %12s %24s seed %s: FAILED %s", job.task, job.model, job.seed, outcome["error"][:300])
             return
         row = outcome["row"]
         if getattr(self, "grid", None):
             row.setdefault("grid", self.grid["id"])  # which invocation computed it (the report says)
         _write_json_atomic(self.run_file(job.task, job.model, job.seed), row)
         self.finished = getattr(self, "finished", 0) + 1
-        print(f"  {job.task:>12s} {job.model:>24s} seed {job.seed}: {row['metric']} = {row['value']:.4f} "
-              f"({row['seconds']:.0f} s)", flush=True)
+        log.info("  %12s %24s seed %s: %s = %.4f (%.0f s)", job.task, job.model, job.seed, row["metric"],
+                 float("nan") if row["value"] is None else row["value"], row["seconds"])
 
     def _cache(self, task: str) -> dict[str, np.ndarray]:
         if not hasattr(self, "_caches"):

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from sciptm.heads.tasks import TASKS, Task
+
 
 @dataclass
 class TaskData:
@@ -38,8 +40,14 @@ class TaskData:
         return [self.texts[i] for i in idx], self.y[idx]
 
     @property
+    def task(self) -> Task:
+        """The :class:`~sciptm.heads.tasks.Task` named by ``task_type`` (loss, probabilities, class count)."""
+        return TASKS.get(self.task_type)
+
+    @property
     def single(self) -> bool:
-        return self.task_type in ("regression", "binary", "multiclass")
+        """One target column (predictions ``[N]``, or ``N x C`` class probabilities for multiclass)."""
+        return not self.task.multitask
 
     def y_true(self, which: str = "test") -> np.ndarray:
         """Labels in the layout metrics expect: ``[N]`` for one target, ``N x T`` for multitask."""

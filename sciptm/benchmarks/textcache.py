@@ -21,7 +21,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sciptm._util.atomic import atomic_path
 from sciptm.data.locations import cache_root
 from sciptm.domains.base import Domain, PreparedInputs
 from sciptm.errors import InvalidInputError, InvalidRecord, SkippedInputWarning
@@ -105,13 +105,10 @@ def prepare_cached(domain: Domain, inputs: pd.Series, data_sha256: str, *, n_job
         return PreparedInputs(stored["texts"], valid, [InvalidRecord(i, v, r) for i, v, r in stored["invalid"]])
     texts, valid, invalid = _convert(domain, values, n_jobs)
     if cache:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+        with atomic_path(path) as tmp, gzip.open(tmp, "wt", encoding="utf-8") as fh:
             json.dump({"format": FORMAT, "domain": domain.to_config(), "data_sha256": data_sha256,
                        "texts": texts, "valid": valid.astype(int).tolist(),
                        "invalid": [[r.index, str(r.value)[:_MAX_VALUE_CHARS], r.reason] for r in invalid]}, fh)
-        os.replace(tmp, path)
     return PreparedInputs(texts, valid, invalid)
 
 

@@ -38,20 +38,9 @@ DEFAULT_RATE_WINDOW_S = 30.0
 
 
 def _env_float(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if text is None or not text.strip():
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        from sciptm.errors import ConfigError
+    from sciptm import settings
 
-        raise ConfigError(f"{name} must be a number, not {text!r}") from None
-    if value < 0 or value != value:
-        from sciptm.errors import ConfigError
-
-        raise ConfigError(f"{name} must be a non-negative number, not {text!r}")
-    return value
+    return float(settings.number(name, default))
 
 
 def _fmt_bytes(n: float) -> str:

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from sciptm._util.atomic import write_json_atomic
 from sciptm.errors import DataIntegrityError
 
 _CHUNK = 1 << 20
@@ -53,9 +53,7 @@ def write_sidecar(path: Path, sha256: str) -> None:
     """Record ``sha256`` with ``path``'s current size and mtime (atomic replace)."""
     st = path.stat()
     side = sidecar_path(path)
-    tmp = side.with_name(side.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
-    os.replace(tmp, side)
+    write_json_atomic(side, {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}, indent=None)
 
 
 def _stat_key(path: Path) -> tuple[str, int, int, int, int, int]:

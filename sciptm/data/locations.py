@@ -1,7 +1,7 @@
 """Where dataset files are looked for: cache folder, mirror folder, download base URL.
 
-Everything is read from environment variables at call time (never at import), and
-nothing is created here:
+Everything is read from environment variables at call time (never at import, through
+:mod:`sciptm.settings`, which lists every ``SCIPTM_*`` variable), and nothing is created here:
 
 - ``SCIPTM_CACHE``: root of sciptm's cache; dataset files go to ``<root>/datasets``.
   Default: ``$XDG_CACHE_HOME/sciptm`` or ``~/.cache/sciptm`` (Linux),
@@ -22,24 +22,14 @@ True
 """
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
+
+from sciptm import settings
 
 
 def cache_root() -> Path:
-    """sciptm's cache root (``SCIPTM_CACHE`` or the platform's user cache folder)."""
-    env = os.environ.get("SCIPTM_CACHE")
-    if env:
-        return Path(env).expanduser()
-    home = Path.home()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA")
-        return (Path(base) if base else home / "AppData" / "Local") / "sciptm" / "Cache"
-    if sys.platform == "darwin":
-        return home / "Library" / "Caches" / "sciptm"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else home / ".cache") / "sciptm"
+    """sciptm's cache root (``SCIPTM_CACHE`` or the platform's user cache folder; see :mod:`sciptm.settings`)."""
+    return settings.cache_root()
 
 
 def dataset_cache_dir() -> Path:
@@ -54,21 +44,19 @@ def derived_cache_dir() -> Path:
 
 def mirror_dir() -> Path | None:
     """The data mirror named by ``SCIPTM_DATA_MIRROR``, or ``None`` when unset."""
-    env = os.environ.get("SCIPTM_DATA_MIRROR")
-    return Path(env).expanduser() if env else None
+    return settings.mirror_dir()
 
 
 def url_base() -> str | None:
     """The download base URL override ``SCIPTM_DATA_URL``, or ``None`` to use canonical URLs."""
-    env = os.environ.get("SCIPTM_DATA_URL")
-    return env.rstrip("/") if env else None
+    return settings.url_base()
 
 
 def offline() -> bool:
     """Whether ``SCIPTM_OFFLINE`` forbids downloads."""
-    return os.environ.get("SCIPTM_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return settings.offline()
 
 
 def embedded_allowed() -> bool:
     """Whether the quick-start files shipped in the package may be used (``SCIPTM_EMBEDDED_DATA`` not off)."""
-    return os.environ.get("SCIPTM_EMBEDDED_DATA", "").strip().lower() not in ("0", "false", "no", "off")
+    return settings.embedded_data()

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from sciptm._util.items import as_list  # noqa: F401  (re-exported: lived here before sciptm 0.2)
 from sciptm.errors import InvalidInputError, InvalidRecord, SkippedInputWarning
 
 Errors = Literal["raise", "skip"]
@@ -40,26 +41,6 @@ class PreparedInputs:
     @property
     def n_total(self) -> int:
         return int(self.valid.shape[0])
-
-
-def as_list(items: Any) -> tuple[list[Any], list[Any]]:
-    """Turn a list / tuple / numpy array / pandas Series / single string into ``(values, row_ids)``.
-
-    Row ids are the pandas index labels for a Series, else positions.
-    """
-    try:
-        import pandas as pd
-
-        if isinstance(items, pd.Series):
-            return items.tolist(), items.index.tolist()
-        if isinstance(items, pd.DataFrame):
-            raise TypeError("pass one column (a Series), not a whole DataFrame")
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
-    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
-        items = [items]
-    values = list(items)
-    return values, list(range(len(values)))
 
 
 class Domain(ABC):
@@ -100,9 +81,9 @@ class Domain(ABC):
         return tok.convert_ids_to_tokens(tok(text)["input_ids"])
 
     def token_view(self, item: Any, tokenizer: Any = None):
-        """One item's tokens and ids as a :class:`sciptm.display.TokenView` (chips in Jupyter,
+        """One item's tokens and ids as a :class:`sciptm.domains.view.TokenView` (chips in Jupyter,
         ``.to_frame()`` for a table); ``tokenizer`` defaults to :meth:`build_tokenizer`."""
-        from sciptm.display import token_view
+        from sciptm.domains.view import token_view
 
         return token_view(self, item, tokenizer)
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transformers import (
-    AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
     BertConfig,
@@ -67,8 +66,6 @@ class Architecture:
 
     def lm_class(self):
         return AutoModelForCausalLM if self.objective == "clm" else AutoModelForMaskedLM
-
-    base_class = staticmethod(lambda: AutoModel)
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("encoder architecture")

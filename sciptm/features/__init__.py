@@ -37,7 +37,7 @@ class Featurizer:
 class _LazyRegistry(Registry[Featurizer]):
     """Imports the module of a built-in feature set on first lookup (RDKit or pymatgen only when used)."""
 
-    builtin = {"rdkit2d": "sciptm.features.rdkit2d", "magpie": "sciptm.features.composition"}
+    builtin = {"rdkit2d": "sciptm.domains.smiles.features", "magpie": "sciptm.domains.crystal.features"}
 
     def get(self, name: str) -> Featurizer:
         key = str(name).lower()

@@ -26,14 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sciptm.data.locations import cache_root
+from sciptm._util.atomic import write_with_atomic
+from sciptm.settings import cache_root
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,7 @@ def config_key(namespace: str, config: dict[str, Any]) -> str:
 
 
 def _save(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npy")
-    np.save(tmp, array, allow_pickle=False)
-    os.replace(tmp, path)
+    write_with_atomic(path, lambda fh: np.save(fh, array, allow_pickle=False))
 
 
 def cached_rows(namespace: str, config: dict[str, Any], texts: Sequence[str],

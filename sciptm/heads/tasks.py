@@ -1,83 +1,163 @@
-"""Prediction tasks: each declares its output count, loss, default metric and how raw
-outputs become predictions. Register new tasks in :data:`TASKS`.
+"""Prediction tasks, one class per task kind: each owns its output count, loss, activation, target checks and
+probability output, so no other module branches on the task type. Register new tasks in :data:`TASKS`.
 
 Targets are always handled as a float array ``N x T`` with NaN marking a missing
 label; the loss ignores missing labels (they are never treated as zero).
 
->>> from sciptm.tasks import TASKS
+>>> from sciptm.heads.tasks import TASKS
 >>> TASKS["binary"].default_metric
 'roc_auc'
+>>> TASKS["multitask-binary"].kind, TASKS["multitask-binary"].is_classifier
+('binary', True)
+>>> import numpy as np
+>>> TASKS["binary"].to_proba(np.array([0.0])).tolist()
+[0.5]
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from sciptm.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
 class Task:
-    """Base task: ``kind`` is ``regression``, ``binary`` or ``multiclass``."""
+    """A prediction task: ``name`` (the registry key), ``multitask`` (several target columns) and the
+    ``default_metric``. Subclasses set ``kind`` and implement the kind-specific parts."""
 
     name: str
-    kind: str
     multitask: bool
     default_metric: str
+    #: ``regression``, ``binary`` or ``multiclass``
+    kind: ClassVar[str] = ""
+    #: predictions are probabilities (and metrics read them as such)
+    is_classifier: ClassVar[bool] = False
+    #: targets are standardized for training (and predictions mapped back)
+    standardizes_targets: ClassVar[bool] = False
 
     def n_outputs(self, n_targets: int, n_classes: int | None) -> int:
-        if self.kind == "multiclass":
-            if not n_classes or n_classes < 2:
-                raise ValueError("a multiclass task needs at least 2 classes in the training labels")
-            return n_classes
+        """Output units of the head: one per target (multiclass: one per class)."""
         return n_targets
+
+    def n_classes(self, y: np.ndarray) -> int | None:
+        """Number of classes the labels ``y`` (``N x T``, NaN = missing) imply; ``None`` unless multiclass."""
+        return None
 
     def check_targets(self, y: np.ndarray) -> None:
         """Raise ``ValueError`` naming the first bad row when labels do not fit the task."""
         if not self.multitask and y.shape[1] != 1:
             raise ValueError(f"task {self.name!r} takes one target column, got {y.shape[1]}; "
                              f"use 'multitask-{self.kind}'")
-        if self.kind == "binary":
-            bad = np.argwhere(~np.isnan(y) & (y != 0) & (y != 1))
-            if len(bad):
-                r, c = bad[0]
-                raise ValueError(f"binary labels must be 0, 1 or NaN (missing); row {r}, target {c} is {y[r, c]!r}")
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean loss over the labelled entries of ``y`` (NaN = missing)."""
-        if self.kind == "multiclass":
-            target = y[:, 0]
-            keep = ~torch.isnan(target)
-            return F.cross_entropy(out[keep], target[keep].long())
+        import torch
+
         keep = ~torch.isnan(y)
         if not keep.any():
             return out.sum() * 0.0
         target = torch.where(keep, y, torch.zeros_like(y))
-        if self.kind == "regression":
-            err = F.mse_loss(out, target, reduction="none")
-        else:
-            err = F.binary_cross_entropy_with_logits(out, target, reduction="none")
-        return err[keep].mean()
+        return self._elementwise_loss(out, target)[keep].mean()
+
+    def _elementwise_loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def activate(self, out: torch.Tensor) -> torch.Tensor:
-        """Raw outputs -> values (regression, standardized units) or probabilities."""
-        if self.kind == "multiclass":
-            return out.softmax(-1)
-        if self.kind == "binary":
-            return out.sigmoid()
+        """Raw outputs -> values (regression, standardized units) or probabilities (torch)."""
         return out
+
+    def to_proba(self, raw: np.ndarray) -> np.ndarray:
+        """Raw scores (logits, decision values) -> what the task predicts (numpy): values for regression,
+        positive-class probabilities for binary, class probabilities (rows sum to 1) for multiclass."""
+        return np.asarray(raw, dtype=float)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name}
 
 
+@dataclass(frozen=True)
+class RegressionTask(Task):
+    """Real-valued targets; mean squared error on standardized targets."""
+
+    kind: ClassVar[str] = "regression"
+    standardizes_targets: ClassVar[bool] = True
+
+    def _elementwise_loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        return F.mse_loss(out, target, reduction="none")
+
+
+@dataclass(frozen=True)
+class BinaryTask(Task):
+    """0/1 labels per target; binary cross-entropy on logits; probabilities through a sigmoid."""
+
+    kind: ClassVar[str] = "binary"
+    is_classifier: ClassVar[bool] = True
+
+    def check_targets(self, y: np.ndarray) -> None:
+        super().check_targets(y)
+        bad = np.argwhere(~np.isnan(y) & (y != 0) & (y != 1))
+        if len(bad):
+            r, c = bad[0]
+            raise ValueError(f"binary labels must be 0, 1 or NaN (missing); row {r}, target {c} is {y[r, c]!r}")
+
+    def _elementwise_loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        return F.binary_cross_entropy_with_logits(out, target, reduction="none")
+
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        return out.sigmoid()
+
+    def to_proba(self, raw: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.asarray(raw, dtype=float)))
+
+
+@dataclass(frozen=True)
+class MulticlassTask(Task):
+    """One label column of class indices 0..C-1; cross-entropy; class probabilities through a softmax."""
+
+    kind: ClassVar[str] = "multiclass"
+    is_classifier: ClassVar[bool] = True
+
+    def n_outputs(self, n_targets: int, n_classes: int | None) -> int:
+        if not n_classes or n_classes < 2:
+            raise ValueError("a multiclass task needs at least 2 classes in the training labels")
+        return n_classes
+
+    def n_classes(self, y: np.ndarray) -> int | None:
+        labels = np.asarray(y, dtype=float)[:, 0] if np.ndim(y) == 2 else np.asarray(y, dtype=float)
+        return int(np.nanmax(labels)) + 1 if np.isfinite(labels).any() else 0
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
+        target = y[:, 0]
+        keep = ~torch.isnan(target)
+        return F.cross_entropy(out[keep], target[keep].long())
+
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        return out.softmax(-1)
+
+    def to_proba(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.asarray(raw, dtype=float)
+        e = np.exp(raw - raw.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+
 TASKS: Registry[Task] = Registry("task")
-TASKS.add("regression", Task("regression", "regression", False, "rmse"))
-TASKS.add("multitask-regression", Task("multitask-regression", "regression", True, "rmse"))
-TASKS.add("binary", Task("binary", "binary", False, "roc_auc"))
-TASKS.add("multitask-binary", Task("multitask-binary", "binary", True, "roc_auc"))
-TASKS.add("multiclass", Task("multiclass", "multiclass", False, "accuracy"))
+TASKS.add("regression", RegressionTask("regression", False, "rmse"))
+TASKS.add("multitask-regression", RegressionTask("multitask-regression", True, "rmse"))
+TASKS.add("binary", BinaryTask("binary", False, "roc_auc"))
+TASKS.add("multitask-binary", BinaryTask("multitask-binary", True, "roc_auc"))
+TASKS.add("multiclass", MulticlassTask("multiclass", False, "accuracy"))
+
+__all__ = ["TASKS", "BinaryTask", "MulticlassTask", "RegressionTask", "Task"]

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from sciptm.domains.base import Errors, as_list
+from sciptm._util.items import as_list
+from sciptm.domains.base import Errors
 from sciptm.encoders import Encoder
 from sciptm.encoders.encoder import pool
 from sciptm.interpret.result import TokenAttribution

@@ -12,7 +12,6 @@ Example
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,8 +168,9 @@ class PretrainConfig:
 
     # ---------------------------------------------------------------- paths
     def mirror_root(self) -> Path | None:
-        root = self.mirror or os.environ.get("SCIPTM_DATA_MIRROR")
-        return Path(root) if root else None
+        from sciptm import settings
+
+        return Path(self.mirror) if self.mirror else settings.mirror_dir()
 
     def resolve(self, path: str | None) -> Path | None:
         """A data path: as given when it exists, else under the mirror; ``FileNotFoundError`` naming both."""
@@ -188,5 +188,6 @@ class PretrainConfig:
     def cache_root(self) -> Path:
         if self.cache_dir:
             return Path(self.cache_dir).expanduser()
-        base = os.environ.get("SCIPTM_CACHE_DIR")
-        return (Path(base) if base else Path.home() / ".cache" / "sciptm") / "pretraining"
+        from sciptm import settings
+
+        return settings.cache_root() / "pretraining"  # SCIPTM_CACHE (SCIPTM_CACHE_DIR: deprecated alias)

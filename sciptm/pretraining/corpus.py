@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from sciptm._util.atomic import write_with_atomic
 from sciptm.domains import Domain, get_domain
 from sciptm.pretraining.config import PretrainConfig
 from sciptm.pretraining.keys import KEYERS, CorpusKeyer, bench_name, hash_keys, key_hash
@@ -279,9 +280,7 @@ def benchmark_hashes(keyer: CorpusKeyer, mirror: Path, files: list[str] | None, 
             hashes = np.load(cached, allow_pickle=False)
         else:
             hashes = np.unique(hash_keys(sorted(keyer.file_keys(path))))
-            tmp = cached.with_name(f".tmp-{os.getpid()}-{cached.name}")
-            np.save(tmp, hashes)
-            os.replace(tmp, cached)
+            write_with_atomic(cached, lambda fh, h=hashes: np.save(fh, h))
         out[bench_name(path)] = hashes
     return out
 

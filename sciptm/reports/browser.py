@@ -11,7 +11,6 @@ PosixPath('report.png')
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -25,9 +24,11 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def find_chromium() -> Path | None:
     """Path of a Chromium executable (``SCIPTM_CHROMIUM``, then ``chromium`` etc. on ``PATH``), or ``None``."""
-    env = os.environ.get("SCIPTM_CHROMIUM")
-    if env:
-        return Path(env) if Path(env).is_file() else None
+    from sciptm import settings
+
+    env = settings.chromium()
+    if env is not None:
+        return env if env.is_file() else None
     for name in CANDIDATES:
         found = shutil.which(name)
         if found:

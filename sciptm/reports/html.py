@@ -12,7 +12,7 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
-from sciptm.reports.build import (
+from sciptm.reports.content import (
     REFERENCE_HEADER,
     SPLIT_HEADER,
     ReportContent,

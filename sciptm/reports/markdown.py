@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sciptm.reports.build import (
+from sciptm.reports.content import (
     REFERENCE_HEADER,
     SPLIT_HEADER,
     ReportContent,

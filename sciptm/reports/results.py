@@ -230,7 +230,7 @@ class BenchmarkResults:
         return score_table(self.summary).to_frame()
 
     def _repr_html_(self) -> str:
-        from sciptm.display import results_html
+        from sciptm.reports.notebook import results_html
 
         return results_html(self)
 

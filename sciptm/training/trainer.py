@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -75,7 +75,6 @@ class TrainerConfig:
     #: batches per length-sorting pool (shuffled buckets, see :func:`~sciptm.encoders.batching.bucketed_batches`);
     #: 1 = plain shuffled batches
     bucket_pool: int = POOL_BATCHES
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.freeze not in FREEZE_MODES:

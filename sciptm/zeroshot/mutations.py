@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sciptm.domains.base import as_list
+from sciptm._util.items import as_list
 from sciptm.errors import InvalidInputError, InvalidRecord
 from sciptm.progress import progress_bar
 from sciptm.domains.protein.mutations import _parse, check_mutations

@@ -19,6 +19,7 @@ from sciptm.benchmarks.models import MODELS
 from sciptm.benchmarks.models.sklearn_models import per_target_fit_predict, random_forest
 from sciptm.benchmarks.taskdata import TaskData
 from sciptm.features import FEATURES
+from sciptm.heads.tasks import MulticlassTask
 
 
 def ecfp(smiles: list[str], radius: int = 2, n_bits: int = 2048) -> np.ndarray:
@@ -70,7 +71,9 @@ MODELS.add("rdkit2d-rf", lambda options: FeatureRF("rdkit2d-rf", FEATURES["rdkit
 class Chemprop:
     """Chemprop v2 (``pip install sciptm[peers]``) driven through its CLI on the same split indices.
 
-    Options: ``epochs`` (default 50), ``extra_args`` (list of CLI arguments).
+    Options: ``epochs`` (default 50), ``extra_args`` (list of CLI arguments). The ``peers`` extra pins
+    ``chemprop==2.2.4``: Chemprop 2.3 imports the native ``cuik_molmaker`` wheel, whose pin package requires
+    RDKit 2026.03.6 exactly and fails to load against the RDKit sciptm otherwise installs.
     """
 
     name = "chemprop"
@@ -82,9 +85,9 @@ class Chemprop:
         self.exe = [sys.executable, "-c", "from chemprop.cli.main import main; main()"]
 
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
-        if data.task_type not in ("regression", "binary", "multitask-binary", "multitask-regression"):
+        if isinstance(data.task, MulticlassTask):
             raise ValueError(f"chemprop baseline does not handle task type {data.task_type!r}")
-        task = "regression" if "regression" in data.task_type else "classification"
+        task = "classification" if data.task.is_classifier else "regression"  # chemprop's --task-type
         targets = [f"t{i}" for i in range(data.y.shape[1])]
         with tempfile.TemporaryDirectory() as tmp:
             tmpd = Path(tmp)
@@ -98,6 +101,8 @@ class Chemprop:
                          "--target-columns", *targets, "--task-type", task, "--splits-file", str(tmpd / "splits.json"),
                          "--epochs", str(self.options.get("epochs", 50)), "--pytorch-seed", str(seed),
                          "--data-seed", str(seed), "--save-dir", str(tmpd / "model"), "--num-workers", "0",
+                         # Chemprop's 2 warm-up epochs refuse a run of 1-2 epochs (a smoke test): no warm-up then
+                         *(["--warmup-epochs", "0"] if int(self.options.get("epochs", 50)) <= 2 else []),
                          *map(str, self.options.get("extra_args", []))]
             _run(train_cmd)
             model_file = next((tmpd / "model").rglob("best*.pt"))

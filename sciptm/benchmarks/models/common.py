@@ -7,6 +7,7 @@ import numpy as np
 
 from sciptm.benchmarks.models import MODELS
 from sciptm.benchmarks.taskdata import TaskData
+from sciptm.heads.tasks import MulticlassTask
 
 
 class MeanModel:
@@ -20,9 +21,9 @@ class MeanModel:
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
         y = data.y[data.train]
         n = len(data.test)
-        if data.task_type == "multiclass":
+        if isinstance(data.task, MulticlassTask):
             labels = y[:, 0][~np.isnan(y[:, 0])].astype(int)
-            n_classes = int(np.nanmax(data.y[:, 0])) + 1
+            n_classes = data.task.n_classes(data.y)
             freq = np.bincount(labels, minlength=n_classes) / max(len(labels), 1)
             return np.tile(freq, (n, 1))
         pred = np.tile(np.nanmean(y, axis=0), (n, 1))

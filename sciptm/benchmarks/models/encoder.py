@@ -63,7 +63,7 @@ class EncoderModel:
         X_va, y_va = [data.texts[i] for i in valid], data.y[valid]
         model.fit(X_tr, y_tr, valid=(X_va, y_va) if len(X_va) else None)
         X_te, _ = data.part("test")
-        if data.task_type in ("regression", "multitask-regression"):
+        if not data.task.is_classifier:
             return model.predict(X_te)
         return model.predict_proba(X_te)
 

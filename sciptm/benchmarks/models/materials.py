@@ -9,7 +9,7 @@ by kind ``structure``; the runner picks the domain from each card's ``input_kind
 Baselines registered here:
 
 ``rf-composition``
-    Magpie-style composition features (106, :mod:`sciptm.features.composition`) + random forest,
+    Magpie-style composition features (106, :mod:`sciptm.domains.crystal.features`) + random forest,
     the shape of Matbench's RF-SCM/Magpie without the sine Coulomb matrix. ``max_features`` and
     ``min_samples_leaf`` are chosen on the training rows only, by the out-of-bag score of the
     task metric (Matbench's rule: tune inside the training fold); the chosen pair is refit with
@@ -34,6 +34,7 @@ from sciptm.benchmarks.fields import FIELDS, Field
 from sciptm.benchmarks.models import MODELS
 from sciptm.benchmarks.models.sklearn_models import impute
 from sciptm.benchmarks.taskdata import TaskData
+from sciptm.heads.tasks import MulticlassTask
 
 MATBENCH_TASKS = ("matbench_phonons", "matbench_expt_gap", "matbench_expt_is_metal", "matbench_steels",
                   "matbench_glass")
@@ -63,7 +64,7 @@ def magpie_matrix(data: TaskData) -> np.ndarray:
     Wyckoff multiplicities give the exact conventional-cell composition.
     """
     from sciptm.features import FEATURES
-    from sciptm.features.composition import composition_features
+    from sciptm.domains.crystal.features import composition_features
 
     if data.domain_config.get("kind") == "composition" and len(data.raw_inputs) == len(data.texts):
         return composition_features(data.raw_inputs)
@@ -85,7 +86,7 @@ class CompositionRF:
         self.info_: dict[str, Any] = {}
 
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
-        if not data.single or data.task_type == "multiclass":
+        if not data.single or isinstance(data.task, MulticlassTask):
             raise ValueError(f"rf-composition handles single-target regression/binary tasks, not {data.task_type!r}")
         if "magpie" not in data.cache:
             data.cache["magpie"] = magpie_matrix(data).astype(np.float32)
@@ -95,7 +96,7 @@ class CompositionRF:
         keep = ~np.isnan(y)
         Xtr, Xte = impute(X[fit_rows][keep], X[data.test])
         y = y[keep]
-        classify = data.task_type == "binary"
+        classify = data.task.is_classifier
         if classify:
             y = y.astype(int)
             if len(np.unique(y)) < 2:

@@ -20,21 +20,15 @@ from sklearn.preprocessing import StandardScaler
 
 from sciptm.benchmarks.models.spec import PROBE_SUFFIX, ModelSpec
 from sciptm.benchmarks.taskdata import TaskData
+from sciptm.heads.tasks import MulticlassTask
 
 #: ridge penalties searched by generalised cross-validation on the training rows
 ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
 #: sparse feature matrices up to this many cells (about 1.6 GB as float64) are made dense before RidgeCV
 DENSE_LIMIT = 200_000_000
-_CLASSIFICATION = ("binary", "multitask-binary", "multiclass")
 
 #: (encoder spec, seed, pooling) -> {text: vector}; shared by every task of a process (e.g. the five GB1 splits)
 _EMBEDDINGS: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple[float, ...] = ALPHAS,
@@ -68,12 +62,13 @@ def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple
         info["n_features"] = int(X.shape[1])
         info["alpha"] = chosen
         info["alpha_grid"] = [float(min(alphas)), float(max(alphas))]  # the report remarks a penalty at an edge
+    task = data.task
     for t in range(y.shape[1]):
         keep = ~np.isnan(y[:, t])
         labels = y[keep, t]
         if len(labels) == 0:
             raise ValueError(f"{data.name}: target {data.target_names[t]!r} has no labelled training rows")
-        if data.task_type in _CLASSIFICATION:
+        if task.is_classifier:
             classes = np.unique(labels.astype(int))
             if len(classes) < 2:
                 cols.append(np.full(len(data.test), float(classes[0])))
@@ -81,12 +76,11 @@ def ridge_fit_predict(data: TaskData, X: np.ndarray | sp.spmatrix, alphas: tuple
             est = RidgeClassifierCV(alphas=alphas).fit(Xtr[keep], labels.astype(int))
             chosen.append(float(est.alpha_))
             score = est.decision_function(Xte)
-            if data.task_type == "multiclass":
-                n_classes = int(np.nanmax(data.y[:, 0])) + 1
-                full = np.full((len(data.test), n_classes), -np.inf)
+            if isinstance(task, MulticlassTask):
+                full = np.full((len(data.test), task.n_classes(data.y)), -np.inf)
                 full[:, est.classes_.astype(int)] = score
-                return _softmax(full)
-            cols.append(1.0 / (1.0 + np.exp(-score)))
+                return task.to_proba(full)
+            cols.append(task.to_proba(score))
         else:
             est = RidgeCV(alphas=alphas).fit(Xtr[keep], labels)
             chosen.append(float(est.alpha_))

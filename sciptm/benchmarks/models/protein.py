@@ -34,6 +34,7 @@ from sciptm.benchmarks.fields import FIELDS, Field
 from sciptm.benchmarks.models import MODELS
 from sciptm.benchmarks.models.probe import ALPHAS, ridge_fit_predict
 from sciptm.benchmarks.taskdata import TaskData
+from sciptm.heads.tasks import MulticlassTask
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 #: one-hot symbols: the 20 standard amino acids, X (any other letter), '-' (padding)
@@ -162,20 +163,6 @@ class OneHotCNN:
     def __init__(self, options: dict[str, Any]):
         self.options = options
 
-    def _loss(self, task_type: str):
-        if task_type == "multiclass":
-            return lambda out, y: F.cross_entropy(out, y[:, 0].long())
-        if task_type in ("binary", "multitask-binary"):
-            def bce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-                keep = ~torch.isnan(y)
-                return F.binary_cross_entropy_with_logits(out[keep], y[keep])
-            return bce
-
-        def mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            keep = ~torch.isnan(y)
-            return F.mse_loss(out[keep], y[keep])
-        return mse
-
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
         opt = self.options
         threads = opt.get("threads")
@@ -202,7 +189,8 @@ class OneHotCNN:
             n_valid = max(1, round(0.1 * len(train)))
             train, valid = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
         y = data.y.astype(np.float32).copy()
-        regression = data.task_type in ("regression", "multitask-regression")
+        task = data.task
+        regression = task.standardizes_targets
         mu, sd = np.zeros(y.shape[1], np.float32), np.ones(y.shape[1], np.float32)
         if regression:
             mu = np.nanmean(y[train], axis=0).astype(np.float32)
@@ -210,11 +198,11 @@ class OneHotCNN:
             sd[~(sd > 0)] = 1.0
             y = (y - mu) / sd
         y_t = torch.from_numpy(y)
-        n_out = int(np.nanmax(data.y[:, 0])) + 1 if data.task_type == "multiclass" else y.shape[1]
+        n_out = task.n_outputs(y.shape[1], task.n_classes(data.y))
         model = FlipCNN(n_out, int(opt.get("channels", 128)), int(opt.get("kernel_size", 5)),
                         float(opt.get("dropout", 0.0)))
         optim = torch.optim.Adam(model.parameters(), lr=float(opt.get("lr", 1e-3)))
-        loss_fn = self._loss(data.task_type)
+        loss_fn = task.loss  # masked: unlabelled entries (NaN) never count
         batch = int(opt.get("batch_size", 256))
 
         def batches(rows: np.ndarray):
@@ -253,13 +241,12 @@ class OneHotCNN:
         self.info_ = {"channels": model.conv.out_channels, "epochs_run": _epoch + 1, "best_valid_loss": best,
                       "n_parameters": sum(p.numel() for p in model.parameters())}
         _, out = evaluate(np.asarray(data.test))
-        if data.task_type == "multiclass":
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        if data.task_type in ("binary", "multitask-binary"):
-            out = 1.0 / (1.0 + np.exp(-out))
-        else:
+        if regression:
             out = out * sd + mu
+        else:
+            out = task.to_proba(out)
+            if isinstance(task, MulticlassTask):  # N x C class probabilities
+                return out
         return out[:, 0] if data.single else out
 
 

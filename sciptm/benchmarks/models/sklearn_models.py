@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from sciptm.benchmarks.taskdata import TaskData
+from sciptm.heads.tasks import MulticlassTask
 
 
 def impute(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -18,35 +19,35 @@ def impute(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [np.where(np.isnan(a), med, a) for a in (train, *others)]
 
 
-def per_target_fit_predict(data: TaskData, X: np.ndarray, make: Callable[[str, int], Any], seed: int) -> np.ndarray:
-    """Fit one estimator per target column on its labelled training rows; predict the test rows."""
+def per_target_fit_predict(data: TaskData, X: np.ndarray, make: Callable[[bool, int], Any], seed: int) -> np.ndarray:
+    """Fit one estimator per target column on its labelled training rows; predict the test rows.
+    ``make(classify, seed)`` returns a fresh classifier (``classify=True``) or regressor."""
     Xtr, Xte = impute(X[data.train], X[data.test])
     y = data.y[data.train]
     cols = []
     for t in range(y.shape[1]):
         keep = ~np.isnan(y[:, t])
-        kind = "classification" if data.task_type in ("binary", "multitask-binary", "multiclass") else "regression"
+        classify = data.task.is_classifier
         labels = y[keep, t]
-        if kind == "classification" and len(np.unique(labels)) < 2:
+        if classify and len(np.unique(labels)) < 2:
             value = labels[0] if len(labels) else 0.5
             cols.append(np.full(len(data.test), float(value)))
             continue
-        est = make(kind, seed)
-        est.fit(Xtr[keep], labels.astype(int) if kind == "classification" else labels)
-        if data.task_type == "multiclass":
+        est = make(classify, seed)
+        est.fit(Xtr[keep], labels.astype(int) if classify else labels)
+        if isinstance(data.task, MulticlassTask):
             proba = est.predict_proba(Xte)
-            n_classes = int(np.nanmax(data.y[:, 0])) + 1
-            full = np.zeros((len(Xte), n_classes))
+            full = np.zeros((len(Xte), data.task.n_classes(data.y)))
             full[:, est.classes_.astype(int)] = proba
             return full
-        cols.append(est.predict_proba(Xte)[:, 1] if kind == "classification" else est.predict(Xte))
+        cols.append(est.predict_proba(Xte)[:, 1] if classify else est.predict(Xte))
     pred = np.stack(cols, axis=1)
     return pred[:, 0] if data.single else pred
 
 
-def random_forest(n_estimators: int = 500, n_jobs: int = -1) -> Callable[[str, int], Any]:
-    def make(kind: str, seed: int) -> Any:
-        cls = RandomForestClassifier if kind == "classification" else RandomForestRegressor
+def random_forest(n_estimators: int = 500, n_jobs: int = -1) -> Callable[[bool, int], Any]:
+    def make(classify: bool, seed: int) -> Any:
+        cls = RandomForestClassifier if classify else RandomForestRegressor
         return cls(n_estimators=n_estimators, n_jobs=n_jobs, random_state=seed)
 
     return make

@@ -28,7 +28,8 @@ import numpy as np
 from pymatgen.core import Structure
 
 from sciptm.domains import DOMAINS
-from sciptm.domains.base import Domain, Errors, PreparedInputs, as_list
+from sciptm._util.items import as_list
+from sciptm.domains.base import Domain, Errors, PreparedInputs
 from sciptm.domains.crystal import adapter
 from sciptm.domains.crystal.symmetry import CanonicalCell, canonical_cell
 from sciptm.domains.crystal.tokens import (

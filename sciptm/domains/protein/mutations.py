@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, overload
 
-from sciptm.domains.base import as_list
+from sciptm._util.items import as_list
 from sciptm.domains.protein.alphabet import NONSTANDARD, STANDARD
 from sciptm.errors import InvalidInputError, InvalidRecord
 
