@@ -421,7 +421,8 @@ def embed(
     inputs: Annotated[Path | None, typer.Argument(help="CSV file")] = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder folder or name (sciptm/smiles-small, ...).")] = None,
     column: ColumnOpt = None,
-    out: Annotated[Path, typer.Option(help="Output .npy file.")] = Path("embeddings.npy"),
+    out: Annotated[Path, typer.Option(help="Output file: .npy (N x d float32) or .csv (dim_0.. columns), "
+                                           "written chunk by chunk.")] = Path("embeddings.npy"),
     errors: Annotated[str, typer.Option(help="raise or skip")] = "raise",
     batch_size: Annotated[int, typer.Option(help="Inputs per forward pass.")] = 256,
     device: DeviceOpt = "auto",
@@ -439,11 +440,17 @@ def embed(
     s["column"] = _input_column(frame, s["inputs"], s["column"], enc.domain.name)
     s["device"] = _device(s["device"])
     enc.to(s["device"])
-    X = enc.embed(frame[s["column"]], batch_size=s["batch_size"], errors=s["errors"], progress=True)
-    Path(s["out"]).parent.mkdir(parents=True, exist_ok=True)
-    np.save(s["out"], X)
-    write_resolved(s, s["out"], folder=False)
-    typer.echo(f"wrote {s['out']} {X.shape}")
+    out = Path(s["out"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_resolved(s, out, folder=False)
+    if out.suffix in (".npy", ".csv"):  # streamed chunk by chunk: finished rows are on disk, memory stays bounded
+        X = enc.embed(frame[s["column"]], batch_size=s["batch_size"], errors=s["errors"], progress=True, out=out)
+        shape = X.shape if hasattr(X, "shape") else (len(frame), enc.hidden_size)
+    else:
+        X = enc.embed(frame[s["column"]], batch_size=s["batch_size"], errors=s["errors"], progress=True)
+        np.save(out, X)
+        shape = X.shape
+    typer.echo(f"wrote {out} {tuple(shape)}")
 
 
 def _trainer_defaults(predictor_cls: Any) -> dict[str, Any]:
@@ -555,7 +562,7 @@ def _best_epoch_line(model: Any, epochs: int | None) -> str:
 
 
 def _task_of(predictor: Any) -> Any:
-    from sciptm.tasks import TASKS
+    from sciptm.heads.tasks import TASKS
 
     task = getattr(predictor, "task_", None) or predictor.task
     return TASKS.get(task) if isinstance(task, str) else task

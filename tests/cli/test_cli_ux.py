@@ -182,3 +182,12 @@ def test_progress_is_silent_off_a_terminal_and_warnings_are_one_line(capsys) -> 
 def test_quiet_flag_hides_info_lines(esol_upper, tmp_path, capsys) -> None:
     code, out, err = cli(capsys, "-q", "datasets", "list", "--domain", "smiles")
     assert code == 0 and "esol" in out and err == ""
+
+
+def test_embed_finds_the_column_and_streams_csv(esol_upper, tmp_path, capsys) -> None:
+    code, out, err = cli(capsys, "embed", esol_upper / "new.csv", "--encoder", "sciptm/smiles-small", "--device", "cpu",
+                         "--out", tmp_path / "X.csv")
+    assert code == 0, err
+    X = pd.read_csv(tmp_path / "X.csv")
+    assert X.shape[0] == 12 and X.columns[0] == "dim_0" and np.isfinite(X.to_numpy()).all()
+    assert yaml.safe_load((tmp_path / f"X.{RESOLVED_NAME}").read_text())["column"] == "SMILES"
