@@ -39,4 +39,5 @@ FIELDS.add("chem", Field(
     # quick: the shipped pretrained encoder as a linear probe (embed once, ridge), fast on a laptop CPU
     quick_tasks=("esol", "bbbp"), quick_models=("mean", "ecfp-rf", "sciptm/smiles-small:probe"),
     quick_options={"epochs": 15, "patience": 5},
+    cache_texts=True,  # RDKit validation of HIV's 41k SMILES takes ~30 s: once per data checksum
 ))

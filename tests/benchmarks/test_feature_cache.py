@@ -90,3 +90,19 @@ def test_probe_embeddings_are_cached_on_disk_by_weights(monkeypatch, bbbp):
     c = probe.cached_embeddings("tiny", texts, "smiles", seed=1)  # other weights: a new key, new vectors
     assert not np.allclose(a, c)
     assert len(set((features_cache_dir() / "embeddings").glob("*.npy"))) == len(files) + 1
+
+
+def test_scaffolds_of_a_large_dataset_come_from_the_disk_cache(monkeypatch, chem_dir):
+    import sciptm.domains.smiles.splits as splits
+
+    smiles = pd.read_csv(chem_dir / "BBBP.csv")["smiles"].tolist()[:2100] + ["C1CC(("]
+    with pytest.warns(UserWarning, match="cannot parse"):
+        first = splits.scaffold_split(smiles)
+    assert list((features_cache_dir() / "murcko").glob("*.npy"))
+    splits._murcko_cached.cache_clear()  # a new process
+    monkeypatch.setattr(splits, "_murcko_cached", lambda s: pytest.fail("scaffold recomputed"))
+    with pytest.warns(UserWarning, match="cannot parse"):
+        again = splits.scaffold_split(smiles)
+    np.testing.assert_array_equal(again.train, first.train)
+    np.testing.assert_array_equal(again.test, first.test)
+    assert again.excluded.tolist() == first.excluded.tolist() and first.excluded[-1] == len(smiles) - 1
