@@ -121,6 +121,11 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
 )}
 
 
+#: one command installing every zoo package (what CI runs; CHGNet also needs ase, cython, nvidia-ml-py3)
+ZOO_PIP_ALL = "pip install --no-deps " + " ".join(sorted({f"{e.package}=={e.version}" for e in ZOO.values()})) + \
+    " fair-esm==2.0.0"
+
+
 def is_zoo_name(name: Any) -> bool:
     return isinstance(name, str) and name in ZOO
 
