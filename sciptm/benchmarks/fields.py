@@ -27,6 +27,8 @@ class Field:
     cache_texts: bool = False
     #: worker processes for that validation (domains with ``to_texts(items, n_jobs)``)
     prepare_jobs: int = 1
+    #: task type -> headline metric of a user's CSV task in this field (cards name their own)
+    metrics: dict = field(default_factory=dict)
 
 
 #: the protein and materials fields register when their model modules are imported (on first lookup)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from sciptm import metrics as metric_lib
 from sciptm.benchmarks.environment import environment
@@ -79,6 +80,41 @@ def check_task_names(tasks: Sequence[str]) -> None:
         raise UnknownNameError(f"unknown dataset {', '.join(map(repr, unknown))}; known: {', '.join(CARDS)}")
 
 
+def column_split(df: Any, column: str, seed: int, name: str = "data", valid_fraction: float = 0.1) -> Split:
+    """A split from the data's own column (``--split column:NAME``): cells ``train``/``valid``/``test`` give the
+    parts; integer cells are folds, fold ``seed`` is the test set and a seeded ``valid_fraction`` of the rest
+    becomes valid. Rows with an empty cell are in no part."""
+    from sciptm.errors import ConfigError
+    from sciptm.splits.sizing import carve_valid
+
+    if column not in df.columns:
+        raise ConfigError(f"{name}: split column {column!r} not found; columns are {list(df.columns)}")
+    cells = df[column]
+    text = cells.astype("string").str.strip().str.lower()
+    present = cells.notna().to_numpy()
+    if set(text[present].unique()) <= {"train", "valid", "test"}:
+        parts = {p: np.flatnonzero((text == p).fillna(False).to_numpy()) for p in ("train", "valid", "test")}
+        mode = "parts"
+    else:
+        folds = pd.to_numeric(cells, errors="coerce")
+        bad = present & folds.isna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ConfigError(f"{name}: split column {column!r} row {row} holds {cells.iloc[row]!r}: expected "
+                              "train/valid/test or an integer fold")
+        known = sorted(int(f) for f in folds.dropna().unique())
+        if int(seed) not in known:
+            raise ConfigError(f"{name}: split column {column!r} has folds {known}; seed {seed} names none of them "
+                              "(with a fold column the seed is the test fold)")
+        test = np.flatnonzero((folds == int(seed)).to_numpy())
+        train = np.flatnonzero((present & (folds != int(seed))).to_numpy())
+        train, valid = carve_valid(train, valid_fraction, np.random.default_rng([int(seed), 1]))
+        parts, mode = {"train": train, "valid": valid, "test": test}, "folds"
+    return Split(train=parts["train"], valid=parts["valid"], test=parts["test"], method=f"column-{column}",
+                 seed=int(seed), params={"column": column, "mode": mode}, n=len(df),
+                 excluded=np.flatnonzero(~present))
+
+
 def split_method(method: str, ds: Any) -> str:
     """The split a task gets: ``official`` is the card's predefined split (Matbench folds, FLIP sets) when
     it has one, else the card's recommended method (e.g. ``random`` for ``mp_formation_energy``)."""
@@ -91,6 +127,8 @@ def protocol_id(method: str, sizes: Sequence[float], ds: Any) -> str:
     method = split_method(method, ds)
     if method in ("predefined", "official"):
         return getattr(ds.card.split, "protocol_id", None) or f"{ds.name}-predefined"
+    if method.startswith("column:"):
+        return f"{ds.name}-column-{method.split(':', 1)[1]}"
     tag = "".join(str(round(s * 10)) for s in sizes)
     if method == "scaffold":
         return f"deepchem-scaffold-{tag}"  # identical indices to DeepChem's ScaffoldSplitter
@@ -205,12 +243,14 @@ class Runner:
         return prepared.texts, prepared.valid, prepared.invalid
 
     def make_split(self, ds: Any, seed: int) -> Split:
-        path = self.layout.split_file(ds.name, self.split, seed)
+        path = self.layout.split_file(ds.name, self.split.replace(":", "_"), seed)
         if path.exists():
             return Split.load(path)
         n = len(ds.df)
         method = split_method(self.split, ds)
-        if method in ("predefined", "official"):
+        if method.startswith("column:"):  # the data's own fold column (e.g. a user's protein CSV)
+            split = column_split(ds.df, method.split(":", 1)[1], seed, ds.name)
+        elif method in ("predefined", "official"):
             if ds.card.split.predefined is not None and ds.card.split.predefined.kind == "folds":
                 parts = ds.predefined_split(fold=seed)
             else:
@@ -240,7 +280,8 @@ class Runner:
 
         from sciptm.heads.tasks import TASKS
 
-        metric = ds.metric or TASKS.get(ds.task).default_metric
+        # a user's CSV has no card metric: the field's metric for its task type (protein: Spearman), else the task's
+        metric = ds.metric or self.field.metrics.get(ds.task) or TASKS.get(ds.task).default_metric
         domain = self.domain_for(ds)
         inputs = ds.inputs
         return TaskData(name=ds.name, task_type=ds.task, domain=domain.name, metric=metric,

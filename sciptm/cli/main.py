@@ -199,8 +199,11 @@ def bench(
     field: Annotated[str | None, typer.Argument(help="chem, protein or materials")] = None,
     tasks: Annotated[str | None, typer.Option(help="task names or CSV paths (comma or space separated)")] = None,
     models: Annotated[str | None, typer.Option(help="baselines and encoders (tiny, small, a folder, sciptm/...)")] = None,
-    split: Annotated[str | None, typer.Option(help="split method (random, scaffold, scaffold_balanced, ...)")] = None,
+    split: Annotated[str | None, typer.Option(
+        help="split method (random, scaffold, scaffold_balanced, ...), or column:NAME for the data's own "
+             "train/valid/test or fold column (the seed is the test fold)")] = None,
     seeds: Annotated[str | None, typer.Option(help="seeds, e.g. '0 1 2'")] = None,
+    sizes: Annotated[str | None, typer.Option(help="train/valid/test fractions, e.g. '0.8 0.1 0.1'")] = None,
     out: Annotated[Path | None, typer.Option(help="results folder (default results/FIELD)")] = None,
     quick: Annotated[bool, typer.Option(help="small quick run: two tasks, one seed, few epochs")] = False,
     model_options: Annotated[str | None, typer.Option(
@@ -229,6 +232,7 @@ def bench(
              seeds=as_ints(s["seeds"], "seeds") or [0],
              model_options=mapping_option(s["model_options"], "model_options"),
              out=str(s["out"] or f"results/{s['field']}"))
+    s["sizes"] = _sizes(s.get("sizes"))
     check_writable(s["out"])
     options = {"address": s["ray_address"], "num_cpus": s["num_cpus"], "cpus_per_job": s["cpus_per_job"]}
     runner_executor = make_executor(s["executor"], **options) if s["executor"] != "serial" else None
@@ -236,11 +240,25 @@ def bench(
     s.update(resolve_grid(s["field"], s["tasks"], s["models"], s["seeds"], s["quick"], s["model_options"]))
     write_resolved(s, s["out"])
     keys = ("field", "tasks", "models", "split", "seeds", "out", "quick", "model_options", "input", "targets",
-            "task_type", "report", "collect_only")
+            "task_type", "report", "collect_only", "sizes")
     result = run(command=_command_line(), executor=runner_executor, **{k: s[k] for k in keys})
     typer.echo(result.table().to_string())
     if s["report"]:
         typer.echo(f"report: {Path(s['out']) / 'report.html'}")
+
+
+def _sizes(value: Any) -> list[float] | None:
+    """``--sizes '0.8 0.1 0.1'`` (or a YAML list) as three fractions summing to 1, else a one-line error."""
+    if value in (None, "", []):
+        return None
+    parts = value if isinstance(value, (list, tuple)) else str(value).replace(",", " ").split()
+    try:
+        sizes = [float(v) for v in parts]
+    except ValueError:
+        raise ConfigError(f"--sizes takes three numbers (train valid test), not {value!r}") from None
+    if len(sizes) != 3 or any(v < 0 for v in sizes) or abs(sum(sizes) - 1) > 1e-6:
+        raise ConfigError(f"--sizes takes three non-negative fractions summing to 1 (train valid test), not {value!r}")
+    return sizes
 
 
 @app.command()

@@ -52,6 +52,7 @@ FIELDS.add("protein", Field(
     models=("mean", "onehot-ridge", "onehot-cnn", "tiny:probe"), split="predefined",
     quick_tasks=("flip_gb1_sampled",), quick_models=("mean", "onehot-ridge", "sciptm/protein-small:probe"),
     quick_options={"epochs": 5, "patience": 2},
+    metrics={"regression": "spearman"},  # a user's DMS/fitness CSV is scored like the field's tasks
 ))
 
 
