@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent
 collect_ignore = [
     "sciptm/io.py", "sciptm/splits_protein.py", "sciptm/tasks.py", "sciptm/display.py",
     "sciptm/protein/mutations.py", "sciptm/protein/clustering.py", "sciptm/protein/scoring.py",
-    "sciptm/features/composition.py", "sciptm/features/rdkit2d.py",
+    "sciptm/features/composition.py", "sciptm/features/rdkit2d.py", "sciptm/protein/__init__.py",
 ]
 
 #: modules whose doctests load datasets from the mirror

@@ -30,6 +30,7 @@ from sciptm._util.items import as_list
 from sciptm.domains.base import Errors
 from sciptm.encoders import Encoder
 from sciptm.encoders.encoder import pool
+from sciptm.heads.tasks import MulticlassTask
 from sciptm.interpret.result import TokenAttribution
 
 Method = Literal["integrated_gradients", "attention_rollout"]
@@ -153,7 +154,7 @@ class _Explainer:
     @classmethod
     def _from_predictor(cls, predictor: Any, target: Any) -> _Explainer:
         module = predictor._check_fitted()
-        state, kind = predictor.state, predictor.task_.kind
+        state, task = predictor.state, predictor.task_
         names = list(state.get("target_names", []))
         n_targets = int(state.get("n_targets", 1))
 
@@ -170,7 +171,7 @@ class _Explainer:
                 raise ValueError(f"target index {t} out of range for {n_targets} targets")
             return int(t)
 
-        if kind == "multiclass":
+        if isinstance(task, MulticlassTask):
             classes = list(state["classes"])
             if target is not None and float(target) not in classes:
                 raise ValueError(f"unknown class {target!r}; classes: {classes}")
@@ -186,21 +187,21 @@ class _Explainer:
                 return out.gather(1, idx[:, None])[:, 0], [classes[int(i)] for i in idx]
 
             def to_prediction(out, labels):
-                probs = out.softmax(-1)
+                probs = task.activate(out)
                 return np.array([float(probs[k, classes.index(c)]) for k, c in enumerate(labels)])
         else:
             col = column(target)
             label = names[col] if names else col
-            scale = float(state["target_std"][col]) if kind == "regression" else 1.0
-            shift = float(state["target_mean"][col]) if kind == "regression" else 0.0
+            scale = float(state["target_std"][col]) if task.standardizes_targets else 1.0
+            shift = float(state["target_mean"][col]) if task.standardizes_targets else 0.0
 
             def select(out, labels=None):
                 return out[:, col] * scale, [label] * out.shape[0]
 
             def to_prediction(out, labels):
-                if kind == "regression":
+                if task.standardizes_targets:
                     return (out[:, col] * scale + shift).numpy()
-                return out[:, col].sigmoid().numpy()
+                return task.activate(out[:, col]).numpy()
 
         def head(ids, mask, feats):
             return module(ids, mask, feats)
