@@ -678,22 +678,25 @@ seed, device, mixed_precision, progress:
         """Higher-is-better score on ``(X, y)``: R² (regression), ROC-AUC (binary) or accuracy
         (multiclass), averaged over targets with labels; ``metric`` names another sciptm metric."""
         self._check_fitted()
-        kind = self.task_.kind
-        name = metric or SCORE_METRIC[kind]
+        task = self.task_
+        default = metric_lib.METRICS.get(task.default_metric)
+        name = metric or (default.name if default.greater_is_better else SCORE_FALLBACK)
         y2, _, _ = _targets_2d(y, "score")
-        if kind == "regression" or metric_lib.METRICS.get(name).kind == "label" and kind != "multiclass":
+        if not task.is_classifier or metric_lib.METRICS.get(name).kind == "label" and not self._multiclass():
             pred = self.predict(X)
         else:
             pred = self.predict_proba(X)
         yt = y2[:, 0] if y2.shape[1] == 1 else y2
-        if kind == "multiclass":
+        if self._multiclass():
             lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
             yt = np.array([lookup.get(float(v), np.nan) for v in yt])
         return metric_lib.compute(name, yt, pred)
 
     # ------------------------------------------------------------------ save/load
-    def save_pretrained(self, path: str | Path) -> Path:
-        """Save the encoder (``save_pretrained`` layout), head weights, other ensemble members and settings."""
+    def save_pretrained(self, path: str | Path, card: dict[str, Any] | None = None) -> Path:
+        """Save the encoder (``save_pretrained`` layout), head weights, other ensemble members and settings, with a
+        ``README.md`` model card whose front matter the Hugging Face Hub reads (``card`` adds or overrides keys:
+        ``license``, ``datasets``...; see :mod:`sciptm.interop.hub`)."""
         module = self._check_fitted()
         path = self.encoder_.save_pretrained(path)
         save_file({k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()},
@@ -709,6 +712,9 @@ seed, device, mixed_precision, progress:
                 "ensemble": len(self.modules_), "uncertainty": self.uncertainty, "conformal": conformal,
                 "fit_report": self.fit_report_}
         (path / PREDICTOR_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        from sciptm._util.modelcard import predictor_card, write_card
+
+        write_card(path, predictor_card(self, card))  # push_to_hub-ready front matter
         return path
 
     @classmethod

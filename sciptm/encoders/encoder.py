@@ -17,7 +17,6 @@ Example
 """
 from __future__ import annotations
 
-import json
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -180,18 +179,13 @@ class Encoder:
             card.write_text(self.model_card())
         return path
 
-    def model_card(self) -> str:
-        """A short Markdown model card (domain, architecture, sizes, how to load)."""
-        c = self.model.config
-        return (
-            f"---\nlibrary_name: transformers\ntags: [sciptm, {self.domain.name}]\n---\n"
-            f"# sciptm {self.domain.name} encoder\n\n"
-            f"- architecture: `{c.model_type}` ({self.n_parameters():,} parameters, hidden size {self.hidden_size})\n"
-            f"- domain adapter: `{json.dumps(self.domain.to_config())}`\n"
-            f"- pooling: {self.pooling}; vocabulary: {len(self.tokenizer)} tokens\n\n"
-            "```python\nimport sciptm\nenc = sciptm.Encoder.from_pretrained(\"<this folder>\")\n"
-            "X = enc.embed([...])\n```\n"
-        )
+    def model_card(self, card: dict[str, Any] | None = None) -> str:
+        """A short Markdown model card (domain, architecture, sizes, how to load) with Hugging Face Hub front
+        matter (``library_name``, ``tags``, ``license``, ``datasets``, ``metrics``; ``card`` adds or overrides
+        keys; see :mod:`sciptm.interop.hub`)."""
+        from sciptm._util.modelcard import encoder_card
+
+        return encoder_card(self, card)
 
     def _write_meta(self) -> None:
         meta = {"domain": self.domain.to_config(), "pooling": self.pooling}
