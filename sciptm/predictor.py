@@ -678,16 +678,15 @@ seed, device, mixed_precision, progress:
         """Higher-is-better score on ``(X, y)``: R² (regression), ROC-AUC (binary) or accuracy
         (multiclass), averaged over targets with labels; ``metric`` names another sciptm metric."""
         self._check_fitted()
-        task = self.task_
-        default = metric_lib.METRICS.get(task.default_metric)
-        name = metric or (default.name if default.greater_is_better else SCORE_FALLBACK)
+        kind = self.task_.kind
+        name = metric or SCORE_METRIC[kind]
         y2, _, _ = _targets_2d(y, "score")
-        if not task.is_classifier or metric_lib.METRICS.get(name).kind == "label" and not self._multiclass():
+        if kind == "regression" or metric_lib.METRICS.get(name).kind == "label" and kind != "multiclass":
             pred = self.predict(X)
         else:
             pred = self.predict_proba(X)
         yt = y2[:, 0] if y2.shape[1] == 1 else y2
-        if self._multiclass():
+        if kind == "multiclass":
             lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
             yt = np.array([lookup.get(float(v), np.nan) for v in yt])
         return metric_lib.compute(name, yt, pred)
