@@ -52,6 +52,7 @@ class EncoderModel:
         head = {k: v for k, v in self.options.items() if k in _MODEL_KEYS - {"architecture", "pooling", "valid_fraction"}}
         trainer = {k: v for k, v in self.options.items() if k not in _MODEL_KEYS}
         trainer["seed"] = seed
+        trainer.setdefault("progress", True)  # an epoch bar inside sciptm bench's run bar (on a terminal only)
         model = PropertyPredictor(enc, task=data.task_type, **head, **trainer)
         train, valid = data.train, data.valid
         fraction = float(self.options.get("valid_fraction", 0.1))
