@@ -49,8 +49,8 @@ from sciptm.encoders import Encoder
 from sciptm.errors import ConfigError, InvalidInputError, InvalidLabelError, TruncatedInputWarning, UnknownNameError
 from sciptm.features import FEATURES
 from sciptm.heads import MLPHead, PredictorModule
+from sciptm.heads.tasks import TASKS, MulticlassTask, Task
 from sciptm.interop import from_deepchem_dataset, is_deepchem_dataset, resolve_features
-from sciptm.tasks import TASKS, Task
 from sciptm.training import TrainData, Trainer, TrainerConfig
 
 logger = logging.getLogger(__name__)
@@ -65,8 +65,8 @@ _TRAINER_FIELDS = {f.name for f in fields(TrainerConfig)}
 TRAINER_PARAMS = ("epochs", "batch_size", "lr", "head_lr", "weight_decay", "warmup_ratio", "max_grad_norm",
                   "patience", "freeze", "augment", "seed", "device", "mixed_precision", "progress")
 UNCERTAINTY = ("auto", "ensemble", "mc_dropout")
-#: higher-is-better default of :meth:`PropertyPredictor.score` per task kind
-SCORE_METRIC = {"regression": "r2", "binary": "roc_auc", "multiclass": "accuracy"}
+#: :meth:`PropertyPredictor.score` uses the task's default metric when it is higher-is-better, else this one
+SCORE_FALLBACK = "r2"
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -187,7 +187,7 @@ class PropertyPredictor(BaseEstimator):
         An :class:`~sciptm.Encoder` (copied in ``fit``, never changed), or a shipped name / folder /
         hub id for :meth:`Encoder.from_pretrained` (loaded in ``fit``).
     task:
-        A key of :data:`sciptm.tasks.TASKS` (``regression``, ``binary``, ``multiclass``,
+        A key of :data:`sciptm.heads.tasks.TASKS` (``regression``, ``binary``, ``multiclass``,
         ``multitask-binary``, ``multitask-regression``). Regression tasks make a regressor
         (``score`` = R²), the others a classifier (``score`` = ROC-AUC, multiclass accuracy).
     features:
@@ -213,7 +213,7 @@ seed, device, mixed_precision, progress:
     encoder_, module_:
         The fine-tuned encoder and encoder+head module (first member); ``modules_`` has all members.
     task_, trainer_config_:
-        The resolved :class:`~sciptm.tasks.Task` and :class:`TrainerConfig`.
+        The resolved :class:`~sciptm.heads.tasks.Task` and :class:`TrainerConfig`.
     target_names_, n_targets_, target_mean_, target_std_, classes_, feature_stats_:
         What was learned from the training labels and side features.
     history_, best_epoch_, histories_, best_epochs_:
@@ -271,11 +271,12 @@ seed, device, mixed_precision, progress:
             task = self._task()
         except UnknownNameError:
             task = TASKS.get("regression")
-        if task.kind == "regression":
+        if not task.is_classifier:
             tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
         else:
             tags.estimator_type = "classifier"
-            tags.classifier_tags = ClassifierTags(multi_class=task.kind == "multiclass", multi_label=task.multitask)
+            tags.classifier_tags = ClassifierTags(multi_class=isinstance(task, MulticlassTask),
+                                                  multi_label=task.multitask)
         tags.input_tags.two_d_array = False  # inputs are 1-D: SMILES, sequences, structures
         tags.input_tags.one_d_array = True
         tags.input_tags.string = True
@@ -306,7 +307,7 @@ seed, device, mixed_precision, progress:
                                  "best_epoch": self.best_epoch_, "metric": self.metric_}
         if self.target_mean_ is not None:
             state["target_mean"], state["target_std"] = self.target_mean_.tolist(), self.target_std_.tolist()
-        if self.task_.kind == "multiclass":
+        if self._multiclass():
             state["classes"] = self.classes_.tolist()
         if self.feature_stats_ is not None:
             state["feature_stats"] = {k: np.asarray(v).tolist() for k, v in self.feature_stats_.items()}
@@ -346,6 +347,10 @@ seed, device, mixed_precision, progress:
         if self.uncertainty == "ensemble" and self.ensemble < 2:
             raise ConfigError("uncertainty='ensemble' needs ensemble >= 2 members")
 
+    def _multiclass(self) -> bool:
+        """One label column of classes (``classes_`` maps label values to outputs)."""
+        return isinstance(self.task_, MulticlassTask)
+
     def _spread_kind(self) -> str:
         """Where ``return_std`` comes from: ``ensemble`` or ``mc_dropout``."""
         if self.uncertainty == "mc_dropout" or (self.uncertainty == "auto" and len(self.modules_) < 2):
@@ -375,23 +380,20 @@ seed, device, mixed_precision, progress:
         self.feature_stats_ = {"median": med, "mean": filled.mean(0), "std": np.where(std > 1e-12, std, 1.0)}
 
     def _fit_targets(self, y: np.ndarray) -> None:
-        kind = self.task_.kind
-        self.target_mean_ = self.target_std_ = None
-        if kind == "regression":
+        self.target_mean_ = self.target_std_ = self.classes_ = None
+        if self.task_.standardizes_targets:
             mean, std = np.nanmean(y, 0), np.nanstd(y, 0)
             self.target_mean_, self.target_std_ = mean, np.where(std > 0, std, 1.0)
-            self.classes_ = None
-        elif kind == "multiclass":
+        if self._multiclass():
             labels = y[:, 0]
             self.classes_ = np.array(sorted({float(v) for v in labels[~np.isnan(labels)]}))
-        else:
+        elif self.task_.is_classifier:
             self.classes_ = np.array([0.0, 1.0])
 
     def _encode_targets(self, y: np.ndarray, names: list[Any] | None = None) -> np.ndarray:
-        kind = self.task_.kind
-        if kind == "regression":
+        if self.task_.standardizes_targets:
             return (y - self.target_mean_) / self.target_std_
-        if kind == "multiclass":
+        if self._multiclass():
             labels = y[:, 0]
             lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
             unknown = [k for k, v in enumerate(labels) if not np.isnan(v) and float(v) not in lookup]
@@ -404,7 +406,7 @@ seed, device, mixed_precision, progress:
         return y
 
     def _decode(self, out: np.ndarray) -> np.ndarray:
-        if self.task_.kind == "regression":
+        if self.task_.standardizes_targets:
             return out * self.target_std_ + self.target_mean_
         return out
 
@@ -426,7 +428,7 @@ seed, device, mixed_precision, progress:
                 raise InvalidInputError(prepared.invalid, f"{where}: no valid input row to train on "
                                         f"({len(prepared.invalid)} invalid)") if prepared.invalid else \
                     InvalidLabelError(f"{where}: no rows to train on")
-            if self.task_.kind == "binary":  # named here with the caller's row label and column name
+            if self.task_.is_classifier and not self._multiclass():  # 0/1 labels, named by row label and column
                 bad = np.argwhere(~np.isnan(y2) & (y2 != 0) & (y2 != 1))
                 if len(bad):
                     r, c = bad[0]
@@ -487,7 +489,7 @@ seed, device, mixed_precision, progress:
             self.task_, self.trainer_config_, self.encoder_ = task, config, encoder
             train, info = self._labelled(X, y, errors, fit=True, where="fit")
             self.skipped_, self.fit_report_ = list(info["invalid"]), info["report"]
-            n_classes = len(self.classes_) if task.kind == "multiclass" else None
+            n_classes = len(self.classes_) if self._multiclass() else None
             try:
                 self.n_outputs_ = task.n_outputs(self.n_targets_, n_classes)
             except ValueError as err:
@@ -501,8 +503,8 @@ seed, device, mixed_precision, progress:
                     raise InvalidLabelError("fit(valid=...): the validation set has no labelled valid row")
             metric = metric_lib.METRICS.get(task.default_metric)
             self.metric_ = metric.name
-            score_fn = (lambda yt, yp: metric_lib.compute(metric.name, yt[:, 0] if task.kind == "multiclass" else yt,
-                                                          yp))
+            multiclass = self._multiclass()
+            score_fn = (lambda yt, yp: metric_lib.compute(metric.name, yt[:, 0] if multiclass else yt, yp))
             modules, histories, best = [], [], []
             template = copy.deepcopy(encoder) if self.ensemble > 1 else None  # members start from the same weights
             for member in range(int(self.ensemble)):
@@ -522,7 +524,7 @@ seed, device, mixed_precision, progress:
             self.histories_, self.history_ = histories, histories[0]
             self.best_epochs_, self.best_epoch_ = best, best[0]
             self.conformal_ = None
-            if valid_data is not None and task.kind == "regression":
+            if valid_data is not None and not task.is_classifier:
                 self._calibrate(valid_data.texts, self._decode(valid_data.y), valid_data.features)
         return self
 
@@ -570,11 +572,11 @@ seed, device, mixed_precision, progress:
         """Class probabilities: ``[N]`` (binary), ``N x T`` (multitask-binary) or ``N x C`` (multiclass);
         the mean over ensemble members."""
         self._check_fitted()
-        if self.task_.kind == "regression":
+        if not self.task_.is_classifier:
             raise TypeError("predict_proba is for classification tasks; use predict")
         texts, valid, feats = self._prepare(X, errors, "predict_proba")
         out = self._scatter(self._forward(texts, feats, batch_size).mean(0), valid)
-        return out if self.task_.kind == "multiclass" else self._shape(out)
+        return out if self._multiclass() else self._shape(out)
 
     def predict(self, X: Any, errors: Errors = "raise", batch_size: int = 128, return_std: bool = False,
                 dropout_samples: int = 20) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -588,14 +590,14 @@ seed, device, mixed_precision, progress:
         self._check_fitted()
         texts, valid, feats = self._prepare(X, errors, "predict")
         if return_std:
-            if self.task_.kind != "regression":
+            if self.task_.is_classifier:
                 raise TypeError("return_std is available for regression tasks")
             mean, std = self._mean_std(texts, feats, batch_size, dropout_samples)
             return self._shape(self._scatter(mean, valid)), self._shape(self._scatter(std, valid))
         out = self._forward(texts, feats, batch_size).mean(0)
-        if self.task_.kind == "regression":
+        if not self.task_.is_classifier:
             return self._shape(self._scatter(self._decode(out), valid))
-        if self.task_.kind == "multiclass":
+        if self._multiclass():
             labels = self.classes_[out.argmax(1)] if len(out) else np.zeros(0)
             return self._scatter(labels, valid)
         return self._shape(self._scatter((out >= 0.5).astype(float), valid))
@@ -628,7 +630,7 @@ seed, device, mixed_precision, progress:
         makes intervals slightly optimistic; a separate calibration set avoids that.
         """
         self._check_fitted()
-        if self.task_.kind != "regression":
+        if self.task_.is_classifier:
             raise TypeError("conformal intervals are for regression tasks")
         prepared = self.encoder_.prepare(X, errors=errors)
         y2, _, _ = _targets_2d(y, "calibrate")
@@ -647,7 +649,7 @@ seed, device, mixed_precision, progress:
         widths) when the model has a spread. Calibrated by ``fit(valid=...)`` or :meth:`calibrate`.
         """
         self._check_fitted()
-        if self.task_.kind != "regression":
+        if self.task_.is_classifier:
             raise TypeError("conformal intervals are for regression tasks")
         if getattr(self, "conformal_", None) is None:
             raise NotFittedError("no calibration set: pass valid=(X, y) to fit() or call calibrate(X, y)")
@@ -678,15 +680,16 @@ seed, device, mixed_precision, progress:
         """Higher-is-better score on ``(X, y)``: R² (regression), ROC-AUC (binary) or accuracy
         (multiclass), averaged over targets with labels; ``metric`` names another sciptm metric."""
         self._check_fitted()
-        kind = self.task_.kind
-        name = metric or SCORE_METRIC[kind]
+        task = self.task_
+        default = metric_lib.METRICS.get(task.default_metric)
+        name = metric or (default.name if default.greater_is_better else SCORE_FALLBACK)
         y2, _, _ = _targets_2d(y, "score")
-        if kind == "regression" or metric_lib.METRICS.get(name).kind == "label" and kind != "multiclass":
+        if not task.is_classifier or metric_lib.METRICS.get(name).kind == "label" and not self._multiclass():
             pred = self.predict(X)
         else:
             pred = self.predict_proba(X)
         yt = y2[:, 0] if y2.shape[1] == 1 else y2
-        if kind == "multiclass":
+        if self._multiclass():
             lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
             yt = np.array([lookup.get(float(v), np.nan) for v in yt])
         return metric_lib.compute(name, yt, pred)
@@ -746,10 +749,10 @@ seed, device, mixed_precision, progress:
         obj.n_targets_ = int(state.get("n_targets", len(obj.target_names_)))
         obj.target_mean_ = np.asarray(state["target_mean"]) if "target_mean" in state else None
         obj.target_std_ = np.asarray(state["target_std"]) if "target_std" in state else None
-        if obj.task_.kind == "multiclass":
+        if obj._multiclass():
             obj.classes_ = np.asarray(state["classes"], dtype=float)
         else:
-            obj.classes_ = None if obj.task_.kind == "regression" else np.array([0.0, 1.0])
+            obj.classes_ = np.array([0.0, 1.0]) if obj.task_.is_classifier else None
         stats = state.get("feature_stats")
         obj.feature_stats_ = None if stats is None else {k: np.asarray(v) for k, v in stats.items()}
         obj.n_outputs_ = obj.task_.n_outputs(obj.n_targets_, None if obj.classes_ is None else len(obj.classes_))
