@@ -25,7 +25,7 @@ import torch
 from sciptm._util.items import as_list
 from sciptm.errors import InvalidInputError, InvalidRecord
 from sciptm.progress import progress_bar
-from sciptm.domains.protein.mutations import _parse, check_mutations
+from sciptm.domains.protein.mutations import _parse, check_mutations, parse_table
 
 Method = Literal["masked-marginal", "wt-marginal"]
 SCORING_METHODS: tuple[str, ...] = ("masked-marginal", "wt-marginal")
@@ -78,7 +78,32 @@ def _log_probs(lm: torch.nn.Module, rows: list[list[int]], device: torch.device)
 
 
 def _parse_all(texts: list[Any], row_ids: list[Any], wt: str, offset: int, vocab_id: dict[str, int], unk: int | None):
-    """Flatten the variants into per-site arrays (row, 0-based position, wt id, mutant id)."""
+    """Flatten the variants into per-site arrays (row, 0-based position, wt id, mutant id).
+
+    Vectorized (:func:`~sciptm.domains.protein.mutations.parse_table`: each distinct substitution parsed once);
+    rows that fail a check, or name a residue outside the vocabulary, are re-read one by one by
+    :func:`_parse_rows` for their exact error message.
+    """
+    rows, pos, wt_res, mut_res, bad = parse_table(texts, wt, offset)
+
+    def as_ids(residues: np.ndarray) -> np.ndarray:
+        letters, inverse = np.unique(residues, return_inverse=True)
+        table = np.array([-1 if vocab_id.get(c, unk) in (None, unk) else vocab_id[c] for c in letters.tolist()],
+                         dtype=np.int64)
+        return table[inverse.reshape(-1)] if len(residues) else np.zeros(0, dtype=np.int64)
+
+    wt_ids, mut_ids = as_ids(wt_res), as_ids(mut_res)
+    if (mut_ids < 0).any():
+        bad = np.union1d(bad, rows[mut_ids < 0])
+    if len(bad):
+        _parse_rows([texts[i] for i in bad], [row_ids[i] for i in bad], wt, offset, vocab_id, unk)
+        raise AssertionError(f"rows {bad[:5].tolist()} failed the vectorized check but not the row-wise one")
+    return rows.astype(np.int64), pos.astype(np.int64), wt_ids, mut_ids
+
+
+def _parse_rows(texts: list[Any], row_ids: list[Any], wt: str, offset: int, vocab_id: dict[str, int],
+                unk: int | None):
+    """Row-by-row parse and check (the reference behaviour; raises :class:`InvalidInputError` naming each bad row)."""
     rows, pos, wt_ids, mut_ids = [], [], [], []
     bad: list[InvalidRecord] = []
     for r, (rid, text) in enumerate(zip(row_ids, texts)):
@@ -109,7 +134,7 @@ def site_log_probs(
     wt: Any,
     positions: Sequence[int],
     method: Method = "masked-marginal",
-    batch_size: int = 32,
+    batch_size: int | None = None,
     window: int | None = None,
     progress: bool | None = None,
 ) -> np.ndarray:
@@ -160,6 +185,10 @@ def site_log_probs(
     was_training = lm.training
     lm.eval()
     device = next(lm.parameters()).device
+    if batch_size is None:  # as many windows as the device's token budget holds (one pass for a short domain)
+        from sciptm.encoders.batching import default_max_tokens
+
+        batch_size = max(1, min(256, default_max_tokens(device) // max(1, width + len(prefix) + len(suffix))))
     batches = [inputs[i:i + batch_size] for i in range(0, len(inputs), batch_size)]
     show = progress if progress is not None else len(inputs) > 256
     try:
@@ -180,7 +209,7 @@ def score_mutations(
     mutants: str | Sequence[str] | Any,
     method: Method = "masked-marginal",
     offset: int = 0,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     window: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
@@ -194,7 +223,8 @@ def score_mutations(
     method: ``"masked-marginal"`` (one masked pass per distinct position) or ``"wt-marginal"``
         (one pass of the wild type).
     offset: numbering offset of the mutant strings (position ``p`` is ``wt[p - offset - 1]``).
-    batch_size: sequences per forward pass.
+    batch_size: sequences per forward pass (default: what the device's token budget holds,
+        :func:`~sciptm.encoders.batching.default_max_tokens`).
     window: residues per pass (default: the model's maximum); longer wild types are windowed.
     progress: show a progress bar (default: when there are more than 256 passes).
 
@@ -228,8 +258,8 @@ def score_mutations(
                                             encoder.tokenizer.unk_token_id)
     positions, site_index = np.unique(pos, return_inverse=True)
     table = site_log_probs(encoder, wt_text, positions, method, batch_size, window, progress)
-    scores = np.zeros(len(texts), dtype=np.float64)
-    np.add.at(scores, rows, table[site_index, mut_ids] - table[site_index, wt_ids])
+    scores = np.bincount(rows, weights=(table[site_index, mut_ids] - table[site_index, wt_ids]).astype(np.float64),
+                         minlength=len(texts))
     index = mutants.index if isinstance(mutants, pd.Series) else None
     return pd.DataFrame({"mutant": texts, "score": scores}, index=index)
 

@@ -97,6 +97,75 @@ def check_mutations(wt: str, mutations: Sequence[Mutation], offset: int = 0) -> 
                              f"found {wt[i]!r}")
 
 
+def parse_table(texts: Sequence[Any], wt: str, offset: int = 0):
+    """Parse and check many mutant strings at once (vectorized; the fast path of zero-shot scoring).
+
+    Each distinct substitution token (``"A23G"``) is parsed once, however many variants share it; the
+    position range, the wild-type residue and repeated positions are checked with array operations.
+
+    Returns
+    -------
+    ``(rows, positions, wt_residues, mut_residues, bad)``: one entry per substitution of the valid rows
+    (row number, 0-based position in ``wt``, residues as 1-character strings), and the sorted row numbers
+    that failed any check. Re-parse those with :func:`parse_mutations` / :func:`check_mutations` for the
+    reason (wild-type rows, ``""``/``"WT"``, contribute no substitution).
+
+    >>> rows, pos, w, m, bad = parse_table(["K2R:A4G", "WT", "K2X", "T2A"], "MKTAYIAK")
+    >>> rows.tolist(), pos.tolist(), m.tolist(), bad.tolist()
+    ([0, 0, 2], [1, 3, 1], ['R', 'G', 'X'], [3])
+    """
+    import numpy as np
+    import pandas as pd
+
+    values = list(texts)
+    n = len(values)
+    try:  # all strings (the usual case): one C-level join, no per-row Python
+        joined = "\n".join(values)
+        is_str = np.ones(n, dtype=bool)
+    except TypeError:
+        is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
+        joined = "\n".join(v if ok else "" for v, ok in zip(values, is_str))
+    # one joined string split once: strings are not tracked by the garbage collector, per-row lists would be
+    # (a collection pass over a process holding a torch model costs more than the parsing itself)
+    joined = joined.upper().replace(" ", "")
+    if n and joined.count("\n") == n - 1:
+        # the row of each token follows from the order of the separators ("\n" ends a row, ":" a token)
+        raw = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+        seps = raw[(raw == 10) | (raw == 58)]
+        tok_rows = np.concatenate([[0], np.cumsum(seps == 10)]).astype(np.int64)
+        flat = np.array(joined.replace("\n", ":").split(":"), dtype=object)
+        n_tokens = np.bincount(tok_rows, minlength=n).astype(np.int64)
+    else:  # a newline inside a mutant string (always invalid): row by row
+        cleaned = [v.upper().replace(" ", "") if ok else "" for v, ok in zip(values, is_str)]
+        n_tokens = np.fromiter((c.count(":") + 1 for c in cleaned), dtype=np.int64, count=n)
+        flat = np.array(":".join(cleaned).split(":") if n else [], dtype=object)
+        tok_rows = np.repeat(np.arange(n, dtype=np.int64), n_tokens)
+    first = np.cumsum(n_tokens) - n_tokens
+    wild = (n_tokens == 1) & is_str & np.isin(flat[first], list(_WILD_TYPE)) if n else np.zeros(0, dtype=bool)
+    codes, uniq = pd.factorize(flat)
+    u_wt = np.empty(len(uniq), dtype="<U1")
+    u_mut = np.empty(len(uniq), dtype="<U1")
+    u_pos = np.zeros(len(uniq), dtype=np.int64)
+    u_ok = np.zeros(len(uniq), dtype=bool)
+    for k, tok in enumerate(uniq):
+        match = _TOKEN.fullmatch(tok) if isinstance(tok, str) else None
+        if match is not None:
+            u_wt[k], u_pos[k], u_mut[k], u_ok[k] = match[1], int(match[2]), match[3], True
+    site = ~wild[tok_rows]
+    tok_rows, codes = tok_rows[site], codes[site]
+    pos = u_pos[codes] - offset - 1
+    ok = u_ok[codes] & (pos >= 0) & (pos < len(wt))
+    wt_arr = np.array(list(wt), dtype="<U1") if wt else np.empty(0, dtype="<U1")
+    ok[ok] &= wt_arr[pos[ok]] == u_wt[codes[ok]]
+    dup = pd.Series(tok_rows * (len(wt) + 1) + np.clip(pos, -1, len(wt))).duplicated(keep=False).to_numpy()
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_rows[~is_str] = True
+    bad_rows[tok_rows[~ok | dup]] = True
+    good = ~bad_rows[tok_rows]
+    codes = codes[good]
+    return (tok_rows[good], pos[good], u_wt[codes], u_mut[codes], np.flatnonzero(bad_rows))
+
+
 def _as_wild_type(wt: Any) -> str:
     from Bio.SeqRecord import SeqRecord
 
@@ -204,4 +273,4 @@ def infer_wild_type(mutants: Sequence[str] | Any, sequences: Sequence[str] | Any
     return reference
 
 
-__all__ = ["Mutation", "apply_mutations", "check_mutations", "infer_wild_type", "parse_mutations"]
+__all__ = ["Mutation", "apply_mutations", "check_mutations", "infer_wild_type", "parse_mutations", "parse_table"]
