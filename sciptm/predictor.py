@@ -223,7 +223,8 @@ seed, device, mixed_precision, progress:
     skipped_:
         Invalid records dropped with ``errors="skip"``.
     conformal_:
-        Split-conformal calibration scores (from ``valid=`` in ``fit`` or :meth:`calibrate`).
+        Split-conformal calibration scores per method (``absolute``, and ``normalized`` when the model has
+        a spread), sorted, one array per target; from ``valid=`` in ``fit`` or :meth:`calibrate`.
     """
 
     def __init__(self, encoder: Encoder | str | Path = "sciptm/smiles-small", task: str = "regression",
@@ -612,16 +613,26 @@ seed, device, mixed_precision, progress:
         return decoded.mean(0), decoded.std(0)
 
     # ------------------------------------------------------------------ conformal intervals
+    def _has_spread(self) -> bool:
+        return len(self.modules_) > 1 or self.uncertainty == "mc_dropout"
+
+    def _points_and_spread(self, texts: list[str], feats: np.ndarray | None,
+                           batch_size: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Point predictions, and (when the model has a spread) the spread's mean and floored std, ``n x T``."""
+        outs = self._decode(self._forward(texts, feats, batch_size))
+        point = outs.mean(0)
+        if not self._has_spread():
+            return point, None, None
+        mean, std = (point, outs.std(0)) if self._spread_kind() == "ensemble" else \
+            self._mean_std(texts, feats, batch_size, 20)
+        return point, mean, np.maximum(std, 1e-6 * self.target_std_)
+
     def _calibrate(self, texts: list[str], y: np.ndarray, feats: np.ndarray | None, batch_size: int = 128) -> None:
-        normalized = len(self.modules_) > 1 or self.uncertainty == "mc_dropout"
-        if normalized:
-            point, spread = self._mean_std(texts, feats, batch_size, 20)
-            spread = np.maximum(spread, 1e-6 * self.target_std_)
-        else:
-            point, spread = self._decode(self._forward(texts, feats, batch_size).mean(0)), 1.0
-        scores = np.abs(y - point) / spread
-        self.conformal_ = {"kind": "normalized" if normalized else "absolute",
-                           "scores": [np.sort(col[~np.isnan(col)]) for col in scores.T]}
+        point, mean, spread = self._points_and_spread(texts, feats, batch_size)
+        scores = {"absolute": np.abs(y - point)}
+        if spread is not None:
+            scores["normalized"] = np.abs(y - mean) / spread
+        self.conformal_ = {kind: [np.sort(col[~np.isnan(col)]) for col in values.T] for kind, values in scores.items()}
 
     def calibrate(self, X: Any, y: Any, errors: Errors = "raise", batch_size: int = 128) -> PropertyPredictor:
         """(Re)calibrate :meth:`predict_interval` on a held-out set ``(X, y)`` never used in training.
@@ -640,13 +651,15 @@ seed, device, mixed_precision, progress:
         self._calibrate(prepared.texts, y2[prepared.valid], feats, batch_size)
         return self
 
-    def predict_interval(self, X: Any, alpha: float = 0.1, errors: Errors = "raise",
+    def predict_interval(self, X: Any, alpha: float = 0.1, method: str | None = None, errors: Errors = "raise",
                          batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
         """Split-conformal prediction intervals ``(lower, upper)`` with coverage ``>= 1 - alpha``.
 
-        The half-width is the ``ceil((n+1)(1-alpha))``-th smallest calibration score: absolute
-        residuals, or residuals divided by the ensemble / MC-dropout spread (``normalized``, adaptive
-        widths) when the model has a spread. Calibrated by ``fit(valid=...)`` or :meth:`calibrate`.
+        The half-width is the ``ceil((n+1)(1-alpha))``-th smallest calibration score. ``method``:
+        ``"absolute"`` (residuals; one width for every input) or ``"normalized"`` (residuals divided by the
+        ensemble / MC-dropout spread, so widths follow the spread; needs ``ensemble >= 2`` or
+        ``uncertainty="mc_dropout"``); the default is ``normalized`` when the model has a spread. Calibrated
+        by ``fit(valid=...)`` or :meth:`calibrate`.
         """
         self._check_fitted()
         if self.task_.is_classifier:
@@ -655,14 +668,14 @@ seed, device, mixed_precision, progress:
             raise NotFittedError("no calibration set: pass valid=(X, y) to fit() or call calibrate(X, y)")
         if not 0 < alpha < 1:
             raise ConfigError(f"alpha must be between 0 and 1, not {alpha!r}")
+        method = method or ("normalized" if "normalized" in self.conformal_ else "absolute")
+        if method not in self.conformal_:
+            raise ConfigError(f"method must be one of {sorted(self.conformal_)} for this model, not {method!r}")
         texts, valid, feats = self._prepare(X, errors, "predict_interval")
-        if self.conformal_["kind"] == "normalized":
-            point, spread = self._mean_std(texts, feats, batch_size, 20)
-            spread = np.maximum(spread, 1e-6 * self.target_std_)
-        else:
-            point, spread = self._decode(self._forward(texts, feats, batch_size).mean(0)), np.ones(1)
-        q = np.empty(len(self.conformal_["scores"]))
-        for j, scores in enumerate(self.conformal_["scores"]):
+        point, mean, spread = self._points_and_spread(texts, feats, batch_size) if method == "normalized" else \
+            (self._decode(self._forward(texts, feats, batch_size).mean(0)), None, None)
+        q = np.empty(len(self.conformal_[method]))
+        for j, scores in enumerate(self.conformal_[method]):
             n = len(scores)
             k = math.ceil((n + 1) * (1 - alpha))
             if k > n:
@@ -671,8 +684,8 @@ seed, device, mixed_precision, progress:
                 q[j] = np.inf
             else:
                 q[j] = scores[k - 1]
-        half = q * spread
-        lower, upper = point - half, point + half
+        centre, half = (mean, q * spread) if method == "normalized" else (point, q)
+        lower, upper = centre - half, centre + half
         return self._shape(self._scatter(lower, valid)), self._shape(self._scatter(upper, valid))
 
     # ------------------------------------------------------------------ score
@@ -707,7 +720,7 @@ seed, device, mixed_precision, progress:
             save_model(member, str(path / MEMBER_FILE.format(i)))
         conformal = None
         if self.conformal_ is not None:
-            conformal = {"kind": self.conformal_["kind"], "scores": [s.tolist() for s in self.conformal_["scores"]]}
+            conformal = {kind: [col.tolist() for col in cols] for kind, cols in self.conformal_.items()}
         meta = {"format": FORMAT, "task": self.task_.name, "features": resolve_features(self.features),
                 "head_hidden": self.head_hidden,
                 "dropout": self.dropout, "trainer": self.trainer_config_.to_dict(), "state": self.state,
@@ -774,7 +787,7 @@ seed, device, mixed_precision, progress:
         obj.best_epochs_ = [obj.best_epoch_] * len(obj.modules_)
         conformal = meta.get("conformal")
         obj.conformal_ = None if not conformal else {
-            "kind": conformal["kind"], "scores": [np.asarray(s, dtype=float) for s in conformal["scores"]]}
+            kind: [np.asarray(col, dtype=float) for col in cols] for kind, cols in conformal.items()}
         return obj
 
 

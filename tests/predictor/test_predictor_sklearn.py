@@ -134,7 +134,7 @@ def test_conformal_interval_coverage_on_esol(esol_split, enc) -> None:
     model.fit(X[tr], y[tr], valid=(X[cal], y[cal]))
     lower, upper = model.predict_interval(X[te], alpha=0.1)
     coverage = float(np.mean((y[te] >= lower) & (y[te] <= upper)))
-    assert model.conformal_["kind"] == "absolute" and np.allclose(upper - lower, (upper - lower)[0])
+    assert set(model.conformal_) == {"absolute"} and np.allclose(upper - lower, (upper - lower)[0])
     assert 0.86 <= coverage <= 0.96, coverage  # 628 test molecules, 300 calibration labels
     lo80, hi80 = model.predict_interval(X[te[:10]], alpha=0.2)
     assert ((hi80 - lo80) < (upper - lower)[:10]).all()
@@ -154,7 +154,9 @@ def test_ensemble_spread_is_member_std_and_survives_save_load(esol_split, enc, t
     np.testing.assert_allclose(mean, ens.predict(X[te[:20]]), rtol=1e-6)
     assert (std > 0).all() and len(ens.modules_) == 3 and len(ens.histories_) == 3
     lo, hi = ens.predict_interval(X[te[:100]], alpha=0.1)
-    assert ens.conformal_["kind"] == "normalized" and np.ptp(hi - lo) > 0  # widths follow the spread
+    assert set(ens.conformal_) == {"absolute", "normalized"} and np.ptp(hi - lo) > 0  # widths follow the spread
+    lo_abs, hi_abs = ens.predict_interval(X[te[:100]], alpha=0.1, method="absolute")
+    assert np.allclose(hi_abs - lo_abs, (hi_abs - lo_abs)[0])
     ens.save_pretrained(tmp_path / "ens")
     again = PropertyPredictor.from_pretrained(tmp_path / "ens")
     np.testing.assert_allclose(again.predict(X[te[:20]], return_std=True)[1], std, rtol=1e-5, atol=1e-7)
