@@ -38,6 +38,7 @@ TASK_WORDS = {"regression", "binary", "multiclass", "classification", "multitask
 MODEL_TOKENS = {":probe", "@random", ":", "+", "@"}
 #: folders where ":" and "+" mean something else (mutations "A23G:L40P", devices "cuda:0")
 _NOT_MODEL_NAMES = ("sciptm/domains/", "sciptm/protein/", "sciptm/encoders/", "sciptm/training/", "sciptm/zeroshot/")
+_MODELISH = re.compile(r"(^|[^a-z])(m|model|models|name|spec|base)\b|model")
 STR_METHODS = {"split", "rsplit", "endswith", "startswith", "removesuffix", "removeprefix", "partition",
                "rpartition", "replace"}
 
@@ -88,7 +89,10 @@ def _model_parse_lines(tree: ast.AST) -> list[int]:
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in STR_METHODS
                 and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in MODEL_TOKENS
                 and not (node.func.attr == "replace" and node.args[0].value == "/")):
-            lines.append(node.lineno)
+            # ":probe"/"@random" always name a model; a bare ":"/"+"/"@" only when split off a model-ish name
+            # (not "column:fold" split methods, "low:0.01" grid edges or "cuda:0" devices)
+            if node.args[0].value in {":probe", "@random"} or _MODELISH.search(ast.unparse(node.func.value)):
+                lines.append(node.lineno)
         elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             if isinstance(node.left, ast.Constant) and node.left.value in {":probe", "@random", "+"}:
                 lines.append(node.lineno)

@@ -72,10 +72,7 @@ def _contains(grid: dict[str, Any], task: str, model: str, seed: int) -> bool:
 def folder_rows(layout: ResultsLayout) -> dict[tuple[str, str, int], dict[str, Any]]:
     """Every finished run file under ``<root>/runs`` keyed by ``(task, model, seed)`` (the row's own fields)."""
     out: dict[tuple[str, str, int], dict[str, Any]] = {}
-    runs = layout.root / "runs"
-    if not runs.is_dir():
-        return out
-    for path in sorted(runs.glob("*/*/seed*.json")):
+    for path in layout.run_files():
         try:
             row = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -172,7 +169,7 @@ def split_notes(root: Path) -> list[str]:
     from sciptm.splits import Split
 
     notes = []
-    for path in sorted((root / "splits").glob("*/*.json")):
+    for path in ResultsLayout(root).all_split_files():
         try:
             split = Split.load(path)
         except Exception:  # noqa: BLE001 (a damaged split file is the runner's business, not the report's)

@@ -81,12 +81,21 @@ class ResultsLayout:
         return self.find_run(task, model, seed) is not None
 
     def split_file(self, task: str, method: str, seed: int) -> Path:
-        """The saved split of ``task`` made by ``method`` for ``seed`` (the fold, for k-fold methods)."""
-        return self.root / "splits" / task / f"{method}_seed{int(seed)}.json"
+        """The saved split of ``task`` made by ``method`` for ``seed`` (the fold, for k-fold methods); a method
+        with a ``:`` (``column:fold``) is written with ``_`` (``column_fold``)."""
+        return self.root / "splits" / task / f"{str(method).replace(':', '_')}_seed{int(seed)}.json"
 
     def split_files(self, task: str, seed: int) -> list[Path]:
         """Every saved split of ``task`` for ``seed`` (any method), sorted."""
         return sorted((self.root / "splits" / task).glob(f"*_seed{int(seed)}.json"))
+
+    def run_files(self) -> list[Path]:
+        """Every run file in the folder (``runs/<task>/<model dir>/seed<k>.json``), sorted."""
+        return sorted((self.root / "runs").glob("*/*/seed*.json"))
+
+    def all_split_files(self) -> list[Path]:
+        """Every saved split in the folder (``splits/<task>/<method>_seed<k>.json``), sorted."""
+        return sorted((self.root / "splits").glob("*/*.json"))
 
     def submission_file(self, model: str) -> Path:
         """The Matbench submission of ``model``: ``<root>/matbench/<model dir>/results.json.gz``."""

@@ -243,7 +243,7 @@ class Runner:
         return prepared.texts, prepared.valid, prepared.invalid
 
     def make_split(self, ds: Any, seed: int) -> Split:
-        path = self.layout.split_file(ds.name, self.split.replace(":", "_"), seed)
+        path = self.layout.split_file(ds.name, self.split, seed)
         if path.exists():
             return Split.load(path)
         n = len(ds.df)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sciptm.benchmarks.models.spec import ModelSpec
 from sciptm.benchmarks.taskdata import TaskData
 from sciptm.registry import Registry
 
@@ -40,8 +41,6 @@ def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
     options = dict(options or {})
     if name in MODELS:
         return MODELS.get(name)(options)
-    from sciptm.benchmarks.models.spec import ModelSpec
-
     if ModelSpec.parse(name).probe:  # frozen encoder embeddings + RidgeCV (models/probe.py)
         from sciptm.benchmarks.models.probe import EmbeddingProbe
 
@@ -88,11 +87,9 @@ def option_keys(name: str) -> frozenset[str] | None:
             return frozenset(declared)
         if name in OPTION_KEYS:
             return OPTION_KEYS[name]
-        if name.endswith(":probe"):
+        if ModelSpec.parse(name).probe:
             return PROBE_KEYS
         return _finetune_keys() if "/" in name else None  # e.g. chgnet/0.3.0 (fine-tuned with a head)
-    from sciptm.benchmarks.models.spec import ModelSpec
-
     try:
         probe = ModelSpec.parse(name).probe
     except Exception:  # noqa: BLE001 - a bad name is reported when the model is built
