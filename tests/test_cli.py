@@ -126,7 +126,7 @@ def test_bench_config_resolved_round_trip_and_tune(esol, tmp_path, capsys) -> No
     resolved = yaml.safe_load((out / RESOLVED_NAME).read_text())
     assert resolved["seeds"] == [0] and resolved["model_options"]["ecfp-rf"]["n_estimators"] == 10
     code, stdout, err = cli(capsys, "bench", "--config", out / RESOLVED_NAME)  # the same run: all resumed
-    assert code == 0 and "2 runs (2 already done)" in stdout, err
+    assert code == 0 and "2 runs (2 already done)" in err, err  # log lines go to stderr, the table to stdout
 
     # tune inside the training rows, then bench with the best config as model options
     (tmp_path / "tune.yaml").write_text(yaml.safe_dump({

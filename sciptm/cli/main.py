@@ -484,7 +484,7 @@ def _trainer_defaults(predictor_cls: Any) -> dict[str, Any]:
 
 
 #: fine-tuning settings that default to the Python API's values (``None`` on the command line)
-_FIT_SETTINGS = ("epochs", "lr", "batch_size", "patience", "freeze", "dropout", "seed")
+_FIT_SETTINGS = ("epochs", "lr", "batch_size", "patience", "freeze", "dropout", "seed", "ensemble")
 
 
 @app.command()
@@ -514,6 +514,8 @@ def finetune(
     freeze: Annotated[str | None, typer.Option(help="none, encoder or gradual. Default: none.")] = None,
     dropout: Annotated[float | None, typer.Option(help="Head dropout. Default: the Python API's.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed. Default: the Python API's.")] = None,
+    ensemble: Annotated[int | None, typer.Option(help="Fine-tune N differently seeded models and average them; "
+                                                      "their spread is predict --return-std. Default: 1.")] = None,
     device: DeviceOpt = "auto",
     errors: Annotated[str, typer.Option(help="raise or skip")] = "raise",
     config: ConfigOpt = None,
@@ -621,8 +623,12 @@ def predict(
                                            "TARGET_prob) columns, written as rows finish.")] = Path("predictions.csv"),
     errors: Annotated[str, typer.Option(help="raise or skip (skipped rows get empty predictions)")] = "raise",
     batch_size: Annotated[int, typer.Option(help="Inputs per forward pass.")] = 128,
-    return_std: Annotated[bool, typer.Option(help="Add TARGET_std: the spread of Monte-Carlo-dropout predictions "
-                                                  "(regression).")] = False,
+    return_std: Annotated[bool, typer.Option(help="Add TARGET_std: the spread of the ensemble's (finetune "
+                                                  "--ensemble) or Monte-Carlo-dropout predictions (regression).")]
+    = False,
+    interval: Annotated[float | None, typer.Option(
+        help="ALPHA: add TARGET_lower and TARGET_upper, split-conformal intervals covering the truth with "
+             "probability >= 1 - ALPHA (e.g. 0.1), calibrated on finetune's --valid rows (regression).")] = None,
     device: DeviceOpt = "auto",
     chunk_size: Annotated[int, typer.Option(help="Rows predicted and appended to --out at a time.")] = 4096,
     config: ConfigOpt = None,
@@ -639,8 +645,13 @@ def predict(
     check_writable(s["out"], folder=False)
     predictor = PropertyPredictor.from_pretrained(s["model"])
     task = _task_of(predictor)
-    if s["return_std"] and task.kind != "regression":
-        raise ConfigError(f"--return-std is for regression models; {s['model']} is a {task.name} model")
+    for flag in ("return_std", "interval"):
+        if s[flag] not in (None, False) and task.kind != "regression":
+            raise ConfigError(f"--{flag.replace('_', '-')} is for regression models; {s['model']} is a {task.name} "
+                              "model")
+    if s["interval"] is not None and getattr(predictor, "conformal_", None) is None:
+        raise ConfigError(f"--interval needs a model calibrated on validation rows: {s['model']} was fine-tuned "
+                          "without --valid")
     encoder = _fitted_encoder(predictor)
     s["column"] = _input_column(frame, s["inputs"], s["column"], encoder.domain.name)
     s["device"] = _device(s["device"])
@@ -675,10 +686,17 @@ def _predict_columns(predictor: Any, task: Any, part: Any, s: dict[str, Any]) ->
             mean, std = predictor.predict(X, **kw), None
         mean = np.asarray(mean, dtype=float).reshape(len(part), -1)
         names = _target_names(predictor, mean.shape[1])
+        bounds = None
+        if s.get("interval") is not None:
+            low, high = predictor.predict_interval(X, alpha=float(s["interval"]), **kw)
+            bounds = (np.asarray(low, dtype=float).reshape(len(part), -1),
+                      np.asarray(high, dtype=float).reshape(len(part), -1))
         for i, name in enumerate(names):
             added[f"{name}_pred"] = mean[:, i]
             if std is not None:
                 added[f"{name}_std"] = np.asarray(std, dtype=float).reshape(len(part), -1)[:, i]
+            if bounds is not None:
+                added[f"{name}_lower"], added[f"{name}_upper"] = bounds[0][:, i], bounds[1][:, i]
     elif task.kind == "multiclass":
         labels = np.asarray(predictor.predict(X, **kw)).reshape(len(part), -1)
         added[f"{_target_names(predictor, 1)[0]}_pred"] = labels[:, 0]

@@ -106,6 +106,13 @@ def test_finetune_default_is_the_shipped_encoder_with_a_best_epoch(esol_upper, t
     assert re.search(r"best epoch 1 of 1 \(rmse [0-9.]+ on the validation rows\)", out), out
     resolved = yaml.safe_load((tmp_path / "m" / RESOLVED_NAME).read_text())
     assert resolved["encoder"] == "sciptm/smiles-small" and resolved["targets"] == ["logS"]  # target in any case
+    # the validation rows calibrate conformal intervals
+    code, out, err = cli(capsys, "predict", d / "new.csv", "--model", tmp_path / "m", "--interval", "0.2",
+                         "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert list(pred.columns) == ["SMILES", "logS_pred", "logS_lower", "logS_upper"]
+    assert (pred["logS_lower"] <= pred["logS_pred"]).all() and (pred["logS_pred"] <= pred["logS_upper"]).all()
 
 
 def test_column_errors_name_the_flag(esol_upper, tmp_path, capsys) -> None:
@@ -116,6 +123,11 @@ def test_column_errors_name_the_flag(esol_upper, tmp_path, capsys) -> None:
     line = one_error(capsys, "finetune", d / "train.csv", "--targets", "solubility", "--out", tmp_path / "m",
                      "--encoder", "tiny")
     assert "no column 'solubility' (name it with --targets)" in line
+    code, _, err = cli(capsys, "finetune", d / "train.csv", "--targets", "logS", "--out", tmp_path / "m",
+                       "--encoder", "tiny", "--epochs", "1", "--ensemble", "2")
+    assert code == 0, err
+    line = one_error(capsys, "predict", d / "new.csv", "--model", tmp_path / "m", "--interval", "0.1")
+    assert "--interval needs a model calibrated on validation rows" in line
 
 
 def test_bench_quick_records_the_grid(tmp_path, capsys, mirror) -> None:
