@@ -19,6 +19,7 @@ class                      builtin base            raised for
 ``DataIntegrityError``     ``RuntimeError``        a file whose checksum/content is wrong
 ``DataUnavailableError``   ``FileNotFoundError``   a dataset file nowhere to be found
 ``MissingFileError``       ``FileNotFoundError``   a user-given file or folder is missing
+``InvalidFileError``       ``ValueError``          a file that is not the CSV/FASTA/CIF it should be
 ``CheckpointError``        ``ValueError``          weights that do not fit the model
 ``RunsFailedError``        ``RuntimeError``        every run of a benchmark command failed
 =========================  ======================  =====================================
@@ -107,6 +108,10 @@ class ConfigError(SciptmError, ValueError):
 
 class MissingFileError(SciptmError, FileNotFoundError):
     """A file or folder the user named does not exist."""
+
+
+class InvalidFileError(SciptmError, ValueError):
+    """A user's file that cannot be read as what it should be (CSV, FASTA, CIF, YAML), or lacks a needed column."""
 
 
 class DataUnavailableError(SciptmError, FileNotFoundError):

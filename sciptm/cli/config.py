@@ -70,6 +70,25 @@ def mapping_option(value: Any, name: str) -> dict[str, Any] | None:
     return data
 
 
+def as_ints(value: Any, name: str) -> list[int] | None:
+    """A list of integers (``--seeds '0 1 2'``, ``seeds: [0, 1]``); anything else is a :class:`ConfigError`."""
+    items = as_list(value)
+    if items is None:
+        return None
+    out = []
+    for item in items:
+        if isinstance(item, bool) or isinstance(item, (dict, list)):
+            raise ConfigError(f"{name}: expected whole numbers, got {item!r}")
+        try:
+            number = float(item)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected whole numbers, got {item!r}") from None
+        if not number.is_integer():
+            raise ConfigError(f"{name}: expected whole numbers, got {item!r}")
+        out.append(int(number))
+    return out
+
+
 def as_list(value: Any, spaces: bool = True) -> list[Any] | None:
     """A list setting from a flag (``'a,b'``; ``'a b'`` too when ``spaces``) or a config file (a YAML list or
     one value). Column names may hold spaces: read them with ``spaces=False``."""
@@ -192,18 +211,54 @@ def resolved_path(output: str | Path, folder: bool) -> Path:
     return output.parent / f"{stem}.{RESOLVED_NAME}"
 
 
+def check_writable(output: str | Path, folder: bool = True) -> Path:
+    """Fail fast, before any work, when ``output`` (a folder, or a file when ``folder=False``) cannot be written:
+    a read-only, full or missing place, or a path through a file. Creates nothing that stays behind.
+
+    Raises
+    ------
+    ConfigError
+        naming the path and the reason.
+    """
+    import errno
+    import os
+    import tempfile
+
+    output = Path(output)
+    if output.exists() and folder != output.is_dir():
+        kind = "a file" if output.is_file() else "a folder"
+        raise ConfigError(f"cannot write to {output}: it is {kind}; expected {'a folder' if folder else 'a file'}")
+    place = output if folder else output.parent
+    existing = place
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"cannot write to {output}: {existing} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sciptm-write-check-", dir=existing)
+    except OSError as exc:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        raise ConfigError(f"cannot write to {output}: {existing}: {reason}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return output
+
+
 def write_resolved(settings: Mapping[str, Any], output: str | Path, folder: bool = True) -> Path:
     """Write ``settings`` (see :func:`resolved_path`) and return the file's path."""
+    from sciptm._util.atomic import write_text_atomic
+
     path = resolved_path(output, folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(plain(dict(settings)), sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump(plain(dict(settings)), sort_keys=False))
     return path
 
 
 __all__ = [
     "RESOLVED_NAME",
     "ConfigError",
+    "as_ints",
     "as_list",
+    "check_writable",
     "mapping_option",
     "plain",
     "read_yaml_mapping",

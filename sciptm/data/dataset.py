@@ -24,7 +24,7 @@ from sciptm.data.fetch import fetch_file, local_path
 from sciptm.data.integrity import sha256_file
 from sciptm.data.readers import READERS
 from sciptm.data.splits import column_split, matbench_folds
-from sciptm.errors import DataIntegrityError
+from sciptm.errors import ConfigError, DataIntegrityError, InvalidFileError, MissingFileError
 
 
 @dataclass(eq=False)
@@ -267,23 +267,27 @@ def from_csv(path: str | Path, *, input: str, targets: Sequence[str] = (), task:
     """
     path = Path(path)
     if task not in TASK_TYPES:
-        raise ValueError(f"task must be one of {TASK_TYPES}, got {task!r}")
+        raise ConfigError(f"task must be one of {TASK_TYPES}, got {task!r}")
     if domain is not None and domain not in DOMAIN_NAMES:
-        raise ValueError(f"domain must be one of {DOMAIN_NAMES} or None, got {domain!r}")
+        raise ConfigError(f"domain must be one of {DOMAIN_NAMES} or None, got {domain!r}")
     if isinstance(targets, str):
         targets = [targets]
     targets = tuple(targets)
     if task != "unlabeled" and not targets:
-        raise ValueError(f"task {task!r} needs at least one target column")
+        raise ConfigError(f"task {task!r} needs at least one target column")
     if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+        raise MissingFileError(f"no such file: {path}")
     from sciptm.data.readers import is_sdf, read_sdf
 
     # an SD file gives the columns name, smiles and its SD properties (sciptm.data.readers.read_sdf)
-    df = read_sdf(path) if is_sdf(path) else pd.read_csv(path, sep=sep, skip_blank_lines=True)
+    try:
+        df = read_sdf(path) if is_sdf(path) else pd.read_csv(path, sep=sep, skip_blank_lines=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidFileError(f"{path}: not a readable CSV file: {reason}") from None
     missing = [c for c in (input, *targets) if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: columns {missing} not found; the file has {list(df.columns)}")
+        raise InvalidFileError(f"{path}: columns {missing} not found; the file has {list(df.columns)}")
     sha = sha256_file(path)
     card = Card(
         name=name or path.name.split(".")[0], domain=domain, input_kind=input_kind,

@@ -138,7 +138,18 @@ class Encoder:
         path = resolve_name(name_or_path)
         if zoo.lacks_model_type(path):  # e.g. rxnfp's folders: config.json without model_type
             return zoo.load_folder(path, pooling=pooling, random_init=random_init, seed=seed)
-        config = AutoConfig.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
+        try:
+            config = AutoConfig.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
+        except OSError as exc:  # not a folder with a config.json, and not reachable on the hub
+            from sciptm.errors import MissingFileError
+
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise MissingFileError(f"cannot open encoder {str(name_or_path)!r}: {first}") from exc
+        except ValueError as exc:  # a folder whose config.json names no known architecture
+            from sciptm.errors import CheckpointError
+
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{str(name_or_path)!r} is not an encoder checkpoint: {first}") from exc
         meta = getattr(config, "sciptm", None) or {}
         domain = get_domain(meta.get("domain") or ("protein" if config.model_type == "esm" else "smiles"))
         arch_names = " ".join(config.architectures or [])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from importlib import resources
+import re
 from pathlib import Path
 
 #: short name -> folder under ``sciptm/checkpoints``; add a shipped encoder here.
@@ -28,4 +29,10 @@ def resolve_name(name_or_path: str | Path) -> str:
     if key.startswith("sciptm/") and not Path(key).exists():
         known = ", ".join(sorted(SHIPPED)) or "(none shipped in this build)"
         raise FileNotFoundError(f"no shipped sciptm checkpoint {key!r}; shipped: {known}")
+    path = Path(key).expanduser()
+    hub_id = re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", key) is not None and not key.startswith((".", "~"))
+    if not path.exists() and not hub_id:  # a local path (absolute, ./, ../, ~, or not a hub id) that is not there
+        from sciptm.errors import MissingFileError
+
+        raise MissingFileError(f"encoder folder not found: {key} (nor a shipped name or a Hugging Face hub id)")
     return key

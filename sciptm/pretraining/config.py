@@ -23,6 +23,35 @@ _CROPS = ("random", "head")
 _SCHEDULES = ("linear", "cosine", "constant")
 
 
+def _check_value_types(cls: type, values: dict[str, Any]) -> None:
+    """A :class:`~sciptm.errors.ConfigError` naming the key for a value of the wrong type (``max_steps: many``);
+    ints are accepted for floats, whole floats for ints."""
+    import types
+    import typing
+
+    from sciptm.errors import ConfigError
+
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        hint = hints.get(key)
+        args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        if value is None and type(None) in args:
+            continue
+        simple = [a for a in args if a in (int, float, str, bool)]
+        if not simple or len(simple) != len([a for a in args if a is not type(None)]):
+            continue  # lists, literals, paths...: checked where they are used
+        ok = any(
+            (kind is bool and isinstance(value, bool))
+            or (kind is int and not isinstance(value, bool) and (isinstance(value, int)
+                                                                 or (isinstance(value, float) and value.is_integer())))
+            or (kind is float and not isinstance(value, bool) and isinstance(value, (int, float)))
+            or (kind is str and isinstance(value, str))
+            for kind in simple)
+        if not ok:
+            want = " or ".join(k.__name__ for k in simple) + (" or null" if type(None) in args else "")
+            raise ConfigError(f"pretraining config key {key!r}: expected {want}, got {value!r}")
+
+
 @dataclass
 class PretrainConfig:
     """Every setting of a pretraining run.
@@ -145,10 +174,13 @@ class PretrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PretrainConfig:
         """Build from a mapping (e.g. parsed YAML); unknown keys raise ``ValueError`` naming them."""
+        from sciptm.errors import ConfigError
+
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown pretraining config keys {unknown}; known keys: {sorted(known)}")
+            raise ConfigError(f"unknown pretraining config keys {unknown}; known keys: {sorted(known)}")
+        _check_value_types(cls, values)
         return cls(**values)
 
     @classmethod

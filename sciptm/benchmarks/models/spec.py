@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sciptm.errors import ConfigError
+
 PROBE_SUFFIX = ":probe"
 RANDOM_SUFFIX = "@random"
 
@@ -51,7 +53,8 @@ class ModelSpec:
 
     @classmethod
     def parse(cls, name: str) -> ModelSpec:
-        """Split ``name`` into its parts; raises ``ValueError`` when a part is empty."""
+        """Split ``name`` into its parts; raises :class:`~sciptm.errors.ConfigError` (a ``ValueError``) when a part
+        is empty."""
         text = str(name).strip()
         probe = text.endswith(PROBE_SUFFIX)
         text = text.removesuffix(PROBE_SUFFIX)
@@ -59,7 +62,7 @@ class ModelSpec:
         random_init = base.endswith(RANDOM_SUFFIX)
         base = base.removesuffix(RANDOM_SUFFIX)
         if not base or (plus and not features):
-            raise ValueError(f"cannot parse model name {name!r}: expected <encoder>[@random][+<features>][:probe], "
+            raise ConfigError(f"cannot parse model name {name!r}: expected <encoder>[@random][+<features>][:probe], "
                              "e.g. 'tiny', 'sciptm/smiles-small:probe', 'tiny+rdkit2d'")
         return cls(base, random_init, probe, features or None)
 
@@ -87,10 +90,13 @@ class ModelSpec:
         return replace(self, base=base, random_init=self.random_init and base not in _sizes())
 
     def check(self) -> ModelSpec:
-        """Raise ``ValueError`` unless ``base`` can name an encoder: a size, a folder, or a shipped/hub name
+        """Raise :class:`~sciptm.errors.ConfigError` unless ``base`` can name an encoder: a size, a folder, or a shipped/hub name
         (``org/name``); returns ``self``."""
+        if Path(self.base).is_dir() and not self.is_size and not (Path(self.base) / "config.json").is_file():
+            raise ConfigError(f"model {str(self)!r}: the folder {self.base!r} is not an encoder checkpoint (no "
+                              "config.json); give a save_pretrained folder, a size, or a shipped/hub name")
         if not (self.is_size or "/" in self.base or Path(self.base).exists()):
-            raise ValueError(f"unknown model {str(self)!r}: {self.base!r} is not a registered baseline, a size "
+            raise ConfigError(f"unknown model {str(self)!r}: {self.base!r} is not a registered baseline, a size "
                              f"({', '.join(_sizes())}), a folder or a shipped/hub encoder name")
         return self
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from pathlib import Path
 from typing import IO
 
@@ -52,16 +53,19 @@ def read_fasta(path: str | Path) -> pd.DataFrame:
     """
     from Bio import SeqIO
 
+    from sciptm.errors import InvalidFileError
+
     path = Path(path)
     rows = []
     with _open_text(path) as handle:
         try:
             for rec in SeqIO.parse(handle, "fasta"):
                 rows.append((rec.id, rec.description, str(rec.seq)))
-        except ValueError as exc:  # e.g. text before the first '>'
-            raise ValueError(f"{path}: not a FASTA file: {exc}") from None
+        except (ValueError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # text before the first '>', bad gzip
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise InvalidFileError(f"{path}: not a FASTA file: {reason}") from None
     if not rows and path.stat().st_size > 0:
-        raise ValueError(f"{path}: no FASTA records found (expected lines starting with '>')")
+        raise InvalidFileError(f"{path}: no FASTA records found (expected lines starting with '>')")
     return pd.DataFrame(rows, columns=["id", "description", "sequence"])
 
 
