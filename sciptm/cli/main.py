@@ -92,6 +92,7 @@ def _tidy_params(cmd: Any) -> None:
                 param.metavar = _METAVARS.get(bare, "TEXT")
         elif param.param_type_name == "argument" and param.metavar is None:
             param.metavar = str(param.name).upper()
+            param.display_type_rich = lambda ctx: None  # the name says it; no <str>/<path> beside it
     if not getattr(cmd, "_sciptm_help_option", False):
         plain = cmd.get_help_option
 

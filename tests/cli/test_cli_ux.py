@@ -64,6 +64,7 @@ def test_help_is_tidy(capsys) -> None:
     assert code == 0 and "``" not in out and "--max-steps 500" in out
     code, out, _ = cli(capsys, "finetune", "--help")
     assert "--target-columns" in out and "--smiles-columns" in out and "--device" in out and "TRAIN" in out
+    assert "<path>" not in out and "<bool>" not in out
     code, out, _ = cli(capsys, "predict", "--help")
     assert "--return-std" in out
 
