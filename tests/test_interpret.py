@@ -163,7 +163,7 @@ def test_attention_rollout_and_errors(regressor) -> None:
     atts = interpret.attribute(regressor, ["CCO", "c1ccccc1Cl"], method="attention_rollout")
     for a in atts:
         assert np.all(a.scores >= 0) and np.isclose(a.scores.sum(), 1.0, atol=1e-4)  # mean pooling of a rollout
-    assert regressor.encoder.model.config._attn_implementation != "eager"  # restored afterwards
+    assert regressor.encoder_.model.config._attn_implementation != "eager"  # restored afterwards
     enc = sciptm.Encoder.from_config(domain="smiles", size=TINY, seed=0)
     assert len(interpret.attribute(enc, "CCO", method="attention_rollout")[0].scores) == 5
     with pytest.raises(TypeError, match="bare Encoder"):

@@ -153,14 +153,15 @@ def test_ensemble_spread_is_member_std_and_survives_save_load(esol_split, enc, t
     np.testing.assert_allclose(std, np.std(members, 0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(mean, ens.predict(X[te[:20]]), rtol=1e-6)
     assert (std > 0).all() and len(ens.modules_) == 3 and len(ens.histories_) == 3
-    lo, hi = ens.predict_interval(X[te[:100]], alpha=0.1)
+    lo, hi = ens.predict_interval(X[te[:100]], alpha=0.1, method="normalized")
     assert set(ens.conformal_) == {"absolute", "normalized"} and np.ptp(hi - lo) > 0  # widths follow the spread
-    lo_abs, hi_abs = ens.predict_interval(X[te[:100]], alpha=0.1, method="absolute")
+    lo_abs, hi_abs = ens.predict_interval(X[te[:100]], alpha=0.1)  # the default: one width
     assert np.allclose(hi_abs - lo_abs, (hi_abs - lo_abs)[0])
     ens.save_pretrained(tmp_path / "ens")
     again = PropertyPredictor.from_pretrained(tmp_path / "ens")
     np.testing.assert_allclose(again.predict(X[te[:20]], return_std=True)[1], std, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(again.predict_interval(X[te[:20]])[1], hi[:20], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again.predict_interval(X[te[:20]], method="normalized")[1], hi[:20], rtol=1e-5,
+                               atol=1e-6)
     mc = PropertyPredictor(enc, epochs=1, ensemble=2, uncertainty="mc_dropout").fit(X[tr[:30]], y[tr[:30]])
     assert mc.predict(X[:3], return_std=True, dropout_samples=4)[1].shape == (3,)
 
