@@ -77,6 +77,28 @@ def _log_probs(lm: torch.nn.Module, rows: list[list[int]], device: torch.device)
     return torch.log_softmax(logits.float(), dim=-1)
 
 
+def _site_log_probs(lm: torch.nn.Module, rows: list[list[int]], row_idx: np.ndarray, col_idx: np.ndarray,
+                    device: torch.device) -> torch.Tensor:
+    """Log-probabilities ``K x V`` at the ``(row_idx, col_idx)`` positions of one batch of windows.
+
+    The encoder runs on every position, but the LM head (dense + activation + norm + vocabulary projection)
+    only on the K positions read, when the model exposes its body and ``lm_head`` (ESM, RoBERTa); otherwise
+    the full logits are computed and indexed.
+    """
+    ids = torch.tensor(rows, dtype=torch.long, device=device)
+    mask = torch.ones_like(ids)
+    r = torch.as_tensor(row_idx, device=device)
+    c = torch.as_tensor(col_idx, device=device)
+    head = getattr(lm, "lm_head", None)
+    body = getattr(lm, "base_model", None)
+    if head is not None and body is not None and body is not lm:
+        hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
+        logits = head(hidden[r, c])
+    else:
+        logits = lm(input_ids=ids, attention_mask=mask).logits[r, c]
+    return torch.log_softmax(logits.float(), dim=-1)
+
+
 def _parse_all(texts: list[Any], row_ids: list[Any], wt: str, offset: int, vocab_id: dict[str, int], unk: int | None):
     """Flatten the variants into per-site arrays (row, 0-based position, wt id, mutant id).
 
@@ -134,7 +156,7 @@ def site_log_probs(
     wt: Any,
     positions: Sequence[int],
     method: Method = "masked-marginal",
-    batch_size: int | None = None,
+    batch_size: int = 32,
     window: int | None = None,
     progress: bool | None = None,
 ) -> np.ndarray:
@@ -185,21 +207,23 @@ def site_log_probs(
     was_training = lm.training
     lm.eval()
     device = next(lm.parameters()).device
-    if batch_size is None:  # as many windows as the device's token budget holds (one pass for a short domain)
-        from sciptm.encoders.batching import default_max_tokens
-
-        batch_size = max(1, min(256, default_max_tokens(device) // max(1, width + len(prefix) + len(suffix))))
-    batches = [inputs[i:i + batch_size] for i in range(0, len(inputs), batch_size)]
+    # the (input row, column) each requested site is read from: only those columns go through the LM head
+    want_row = np.array([row for row, _ in sites], dtype=np.int64)
+    want_col = np.array([len(prefix) + p - start for p, (_, start) in zip(positions.tolist(), sites)], dtype=np.int64)
+    n_batches = -(-len(inputs) // batch_size)
     show = progress if progress is not None else len(inputs) > 256
+    emb = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
+    vocab = int(emb.weight.shape[0]) if emb is not None else len(encoder.tokenizer)
+    out = np.empty((len(positions), vocab), dtype=np.float32)
     try:
-        parts = [_log_probs(lm, b, device).cpu() for b in progress_bar(batches, "scoring sites", show, len(batches))]
+        for b in progress_bar(range(n_batches), "scoring sites", show, n_batches):
+            lo, hi = b * batch_size, min(len(inputs), (b + 1) * batch_size)
+            ks = np.flatnonzero((want_row >= lo) & (want_row < hi))
+            if not len(ks):
+                continue
+            out[ks] = _site_log_probs(lm, inputs[lo:hi], want_row[ks] - lo, want_col[ks], device).cpu().numpy()
     finally:
         lm.train(was_training)
-    vocab = int(parts[0].shape[-1]) if parts else len(encoder.tokenizer)
-    table = torch.cat(parts).numpy() if parts else np.zeros((0, 1, vocab), np.float32)
-    out = np.empty((len(positions), vocab), dtype=np.float32)
-    for k, (p, (row, start)) in enumerate(zip(positions.tolist(), sites)):
-        out[k] = table[row, len(prefix) + p - start]
     return out
 
 
@@ -209,7 +233,7 @@ def score_mutations(
     mutants: str | Sequence[str] | Any,
     method: Method = "masked-marginal",
     offset: int = 0,
-    batch_size: int | None = None,
+    batch_size: int = 32,
     window: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
@@ -223,8 +247,7 @@ def score_mutations(
     method: ``"masked-marginal"`` (one masked pass per distinct position) or ``"wt-marginal"``
         (one pass of the wild type).
     offset: numbering offset of the mutant strings (position ``p`` is ``wt[p - offset - 1]``).
-    batch_size: sequences per forward pass (default: what the device's token budget holds,
-        :func:`~sciptm.encoders.batching.default_max_tokens`).
+    batch_size: sequences per forward pass.
     window: residues per pass (default: the model's maximum); longer wild types are windowed.
     progress: show a progress bar (default: when there are more than 256 passes).
 
