@@ -38,9 +38,10 @@ def _time(cmd: list[str]) -> float:
 
 
 def _heavy_modules(code: str) -> list[str]:
-    probe = f"{code}\nimport sys\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    probe = f"{code}\nimport sys\nprint('LOADED=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([PY, "-c", probe], check=True, capture_output=True, text=True).stdout.strip()
-    return [m for m in out.split(",") if m]
+    loaded = out.splitlines()[-1].removeprefix("LOADED=")
+    return [m for m in loaded.split(",") if m]
 
 
 def main() -> None:
@@ -63,8 +64,10 @@ def main() -> None:
     heavy = {
         "import sciptm": _heavy_modules("import sciptm"),
         "import sciptm.errors": _heavy_modules("import sciptm.errors"),
-        "sciptm --help": _heavy_modules("import sys; sys.argv=['sciptm','--help']\n"
-                                        "from sciptm.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n    pass"),
+        **{name: _heavy_modules(f"import sys; sys.argv={argv!r}\n"
+                                "from sciptm.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n    pass")
+           for name, argv in (("sciptm --help", ["sciptm", "--help"]),
+                              ("sciptm datasets list", ["sciptm", "datasets", "list"]))},
     }
     result = {"python": platform.python_version(), "cpu_count": os.cpu_count(), "rounds": args.rounds,
               "load_average": os.getloadavg(), "rows": rows, "heavy_modules_loaded": heavy}
