@@ -75,7 +75,7 @@ def predictor_card(predictor: Any, card: dict[str, Any] | None = None) -> str:
     task = predictor.task_.name
     metric = getattr(predictor, "metric_", None)
     targets = [str(t) for t in (getattr(predictor, "target_names_", None) or [])]
-    kind = "text-classification" if "binary" in task or task == "multiclass" else None
+    kind = "text-classification" if predictor.task_.is_classifier else None
     meta: dict[str, Any] = {"library_name": "transformers", "pipeline_tag": kind,
                             "tags": ["sciptm", enc.domain.name, c.model_type, "property-prediction", task],
                             "license": DEFAULT_LICENSE, "datasets": [], "metrics": [metric] if metric else []}
@@ -86,7 +86,7 @@ def predictor_card(predictor: Any, card: dict[str, Any] | None = None) -> str:
     if score is not None and metric:
         dataset = (meta.get("datasets") or ["validation set"])[0]
         meta["model-index"] = [{"name": name, "results": [{
-            "task": {"type": "tabular-regression" if "regression" in task else "tabular-classification",
+            "task": {"type": "tabular-classification" if predictor.task_.is_classifier else "tabular-regression",
                      "name": task},
             "dataset": {"name": str(dataset), "type": str(dataset), "split": "validation"},
             "metrics": [{"type": metric, "value": round(float(score), 6), "name": f"validation {metric}"}]}]}]

@@ -647,7 +647,7 @@ def predict(
     predictor = PropertyPredictor.from_pretrained(s["model"])
     task = _task_of(predictor)
     for flag in ("return_std", "interval"):
-        if s[flag] not in (None, False) and task.kind != "regression":
+        if s[flag] not in (None, False) and task.is_classifier:
             raise ConfigError(f"--{flag.replace('_', '-')} is for regression models; {s['model']} is a {task.name} "
                               "model")
     if s["interval"] is not None and getattr(predictor, "conformal_", None) is None:
@@ -664,12 +664,15 @@ def predict(
     write_resolved(s, out, folder=False)
     step = max(1, int(s["chunk_size"]))
     written: list[str] = []
-    with Progress(len(frame), "predicting", show=True) as bar:
+    from sciptm._util.atomic import atomic_path
+
+    # chunks go to a temporary file that replaces ``out`` at the end: a failure leaves no partial predictions
+    with Progress(len(frame), "predicting", show=True) as bar, atomic_path(out) as tmp:
         for start in range(0, max(len(frame), 1), step):
             part = frame.iloc[start:start + step].copy()
             if len(part):
                 written = _predict_columns(predictor, task, part, s)
-            part.to_csv(out, mode="w" if start == 0 else "a", header=start == 0, index=False)
+            part.to_csv(tmp, mode="w" if start == 0 else "a", header=start == 0, index=False)
             bar.advance(len(part))
     typer.echo(f"wrote {out} ({len(frame)} rows; columns {', '.join(written) or '-'})")
 
@@ -678,9 +681,11 @@ def _predict_columns(predictor: Any, task: Any, part: Any, s: dict[str, Any]) ->
     """Add the prediction columns of one chunk to ``part``; returns their names."""
     import numpy as np
 
+    from sciptm.heads.tasks import MulticlassTask
+
     X, kw = part[s["column"]], {"errors": s["errors"], "batch_size": s["batch_size"]}
     added: dict[str, Any] = {}
-    if task.kind == "regression":
+    if not task.is_classifier:
         if s["return_std"]:
             mean, std = predictor.predict(X, return_std=True, **kw)
         else:
@@ -698,7 +703,7 @@ def _predict_columns(predictor: Any, task: Any, part: Any, s: dict[str, Any]) ->
                 added[f"{name}_std"] = np.asarray(std, dtype=float).reshape(len(part), -1)[:, i]
             if bounds is not None:
                 added[f"{name}_lower"], added[f"{name}_upper"] = bounds[0][:, i], bounds[1][:, i]
-    elif task.kind == "multiclass":
+    elif isinstance(task, MulticlassTask):
         labels = np.asarray(predictor.predict(X, **kw)).reshape(len(part), -1)
         added[f"{_target_names(predictor, 1)[0]}_pred"] = labels[:, 0]
     else:  # binary / multitask-binary: the probability, and the label at 0.5
