@@ -42,6 +42,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils import ClassifierTags, RegressorTags
+from sklearn.utils.metaestimators import available_if
 
 from sciptm import metrics as metric_lib
 from sciptm.domains.base import Errors
@@ -593,6 +594,13 @@ seed, device, mixed_precision, progress:
         texts, valid, feats = self._prepare(X, errors, "predict_proba")
         out = self._scatter(self._forward(texts, feats, batch_size).mean(0), valid)
         return out if self._multiclass() else self._shape(out)
+
+    @available_if(lambda self: self._task().is_classifier)
+    def decision_function(self, X: Any, errors: Errors = "raise", batch_size: int = 128) -> np.ndarray:
+        """Classifier scores in scikit-learn's layout (what ``scoring="roc_auc"`` reads): the positive-class
+        probability ``[N]`` for binary tasks, ``N x T`` (multitask) or ``N x C`` (multiclass); the same
+        values as :meth:`predict_proba`."""
+        return self.predict_proba(X, errors=errors, batch_size=batch_size)
 
     def predict(self, X: Any, errors: Errors = "raise", batch_size: int = 128, return_std: bool = False,
                 dropout_samples: int = 20) -> np.ndarray | tuple[np.ndarray, np.ndarray]:

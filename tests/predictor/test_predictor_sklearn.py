@@ -105,8 +105,10 @@ def test_cross_val_score_and_grid_search_on_esol(esol, enc) -> None:
     assert search.best_params_["lr"] in (1e-4, 1e-3) and len(search.cv_results_["mean_test_score"]) == 2
     assert search.best_estimator_.predict(X[:3]).shape == (3,)
     yb = (y > y.median()).astype(float)
-    auc = cross_val_score(PropertyPredictor(enc, task="binary", epochs=2, batch_size=16), X, yb, cv=2)
+    auc = cross_val_score(PropertyPredictor(enc, task="binary", epochs=2, batch_size=16), X, yb, cv=2,
+                          scoring="roc_auc")  # sklearn's scorer reads decision_function
     assert ((auc >= 0) & (auc <= 1)).all()
+    assert not hasattr(model, "decision_function")
 
 
 def test_encoder_as_pipeline_step(esol, enc) -> None:
