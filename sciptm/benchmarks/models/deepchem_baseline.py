@@ -23,6 +23,7 @@ import numpy as np
 
 from sciptm.benchmarks.models import MODELS
 from sciptm.benchmarks.taskdata import TaskData
+from sciptm.heads.tasks import MulticlassTask
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +66,10 @@ class DeepChemMultitask:
         import deepchem as dc
         import torch
 
-        if data.task_type == "multiclass":
+        if isinstance(data.task, MulticlassTask):
             raise ValueError("dc-multitask handles regression and (multitask) binary tasks, not multiclass")
-        kind = "regression" if "regression" in data.task_type else "classification"
-        p = {**PRESETS[kind], **self.options}
+        classify = data.task.is_classifier
+        p = {**PRESETS["classification" if classify else "regression"], **self.options}
         torch.manual_seed(seed)
         np.random.seed(seed)
         X = self._features(data)
@@ -77,7 +78,7 @@ class DeepChemMultitask:
         w = (~np.isnan(y)).astype(np.float32)
         mean = np.zeros(n_tasks)
         std = np.ones(n_tasks)
-        if kind == "regression":
+        if data.task.standardizes_targets:
             ytr = y[data.train]
             mean = np.nan_to_num(np.nanmean(ytr, 0))
             std = np.nan_to_num(np.nanstd(ytr, 0), nan=1.0)
@@ -89,25 +90,25 @@ class DeepChemMultitask:
                                         n_tasks=n_tasks)
 
         train, valid, test = dataset(data.train), dataset(data.valid), dataset(data.test)
-        if kind == "classification":
+        if classify:
             train = dc.trans.BalancingTransformer(dataset=train).transform(train)
         with tempfile.TemporaryDirectory(prefix="sciptm-dc-") as model_dir:
-            return self._train(dc, kind, p, data, X, mean, std, train, valid, test, n_tasks, model_dir)
+            return self._train(dc, classify, p, data, X, mean, std, train, valid, test, n_tasks, model_dir)
 
-    def _train(self, dc: Any, kind: str, p: dict[str, Any], data: TaskData, X: np.ndarray, mean: np.ndarray,
+    def _train(self, dc: Any, classify: bool, p: dict[str, Any], data: TaskData, X: np.ndarray, mean: np.ndarray,
                std: np.ndarray, train: Any, valid: Any, test: Any, n_tasks: int, model_dir: str) -> np.ndarray:
         common = dict(layer_sizes=list(p["layer_sizes"]), dropouts=p["dropouts"],
                       weight_decay_penalty=float(p["weight_decay"]), weight_decay_penalty_type="l2",
                       batch_size=int(p["batch_size"]), learning_rate=float(p["learning_rate"]), device="cpu",
                       model_dir=model_dir)
-        if kind == "classification":
+        if classify:
             model = dc.models.MultitaskClassifier(n_tasks, X.shape[1], n_classes=2, **common)
         else:
             model = dc.models.MultitaskRegressor(n_tasks, X.shape[1], **common)
 
         def predict(ds: Any) -> np.ndarray:
             out = np.asarray(model.predict(ds))
-            if kind == "classification":
+            if classify:
                 return out.reshape(len(ds), n_tasks, 2)[:, :, 1]
             return out.reshape(len(ds), n_tasks) * std + mean
 

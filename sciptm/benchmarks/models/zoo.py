@@ -107,7 +107,7 @@ class ChgnetFineTune:
         pick = lambda idx: [items[i] for i in idx]  # noqa: E731
         model.fit(pick(train), data.y[train], valid=(pick(valid), data.y[valid]) if len(valid) else None)
         X_te = pick(data.test)
-        if data.task_type in ("regression", "multitask-regression"):
+        if not data.task.is_classifier:
             return model.predict(X_te)
         return model.predict_proba(X_te)
 
