@@ -307,6 +307,7 @@ def make_split(
     column: Sequence[Any] | None = None,
     seed: int = 0,
     sizes: Sequence[float] = DEFAULT_SIZES,
+    inputs: Sequence[Any] | None = None,
     **kw: Any,
 ) -> Split:
     """Make one split by registry name (see :data:`SPLITTERS`).
@@ -315,8 +316,10 @@ def make_split(
     ----------
     method:
         A key of :data:`SPLITTERS`.
-    n, smiles, labels, column:
-        Per-row inputs; each method reads the one it needs (``n`` is taken from any of them).
+    n, inputs, labels, column:
+        Per-row inputs; each method reads the one it needs (``n`` is taken from any of them). ``inputs`` are
+        the per-row items a domain splitter groups (SMILES for ``scaffold``, sequences for ``cluster``);
+        ``smiles=`` is its older name and still accepted.
     seed:
         Seed for seeded methods (ignored by ``scaffold``).
     sizes:
@@ -330,7 +333,9 @@ def make_split(
     >>> make_split("kfold", n=20, k=4, fold=1, seed=3).params
     {'k': 4, 'fold': 1, 'valid_fraction': 0.0}
     """
-    splitter, result = _call(method, n, smiles, labels, column, seed, sizes, kw)
+    if inputs is not None and smiles is not None:
+        raise TypeError("pass the per-row inputs once: inputs=... (smiles= is its older name)")
+    splitter, result = _call(method, n, smiles if inputs is None else inputs, labels, column, seed, sizes, kw)
     if not splitter.folds:
         if "fold" in kw:
             raise TypeError(f"split method {splitter.name!r} has no folds; drop fold=")

@@ -60,3 +60,13 @@ def test_split_save_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch) -> 
     monkeypatch.undo()
     assert Split.load(path) == split and [p.name for p in path.parent.iterdir()] == ["random_seed1.json"]
     assert "random" in SPLITTERS
+
+
+def test_inputs_is_the_domain_neutral_name_of_smiles() -> None:
+    wt = "MKTAYIAKQRQISFVKSHFS"
+    seqs = [wt[:i] + "G" + wt[i + 1:] for i in range(20)]
+    by_inputs = make_split("contiguous", inputs=seqs, seed=1, valid_fraction=0.0)
+    assert by_inputs == make_split("contiguous", smiles=seqs, seed=1, valid_fraction=0.0)
+    assert by_inputs.test.tolist() == [4, 5, 6, 7]
+    with pytest.raises(TypeError, match="pass the per-row inputs once"):
+        make_split("contiguous", inputs=seqs, smiles=seqs)
