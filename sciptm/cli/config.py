@@ -30,6 +30,8 @@ _OVERRIDABLE = ("DEFAULT", "DEFAULT_MAP")
 
 #: the file a command writes its resolved settings to (inside its output folder)
 RESOLVED_NAME = "resolved_config.yaml"
+#: integer settings that must be at least 1 (``--batch-size 0`` would fail deep inside with a cryptic message)
+POSITIVE_INTS = ("batch_size", "chunk_size", "n_trials", "epochs", "num_cpus")
 #: parameters that steer the config mechanism itself and are not settings
 META_PARAMS = ("config",)
 
@@ -121,6 +123,10 @@ def resolve(ctx: Any, required: Sequence[str] = (), skip: Iterable[str] = META_P
         if name in from_file and (source is None or source.name in _OVERRIDABLE):
             value = _cast(kinds.get(name), name, from_file[name], path)
         resolved[name] = value
+    for name in POSITIVE_INTS:
+        value = resolved.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ConfigError(f"{_flag(params[name])} must be at least 1, not {value}")
     missing = [n for n in required if resolved.get(n) in (None, "", [])]
     if missing:
         flags = ", ".join(_flag(params[n]) for n in missing)

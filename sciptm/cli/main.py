@@ -670,11 +670,18 @@ def predict(
     with Progress(len(frame), "predicting", show=True) as bar, atomic_path(out) as tmp:
         for start in range(0, max(len(frame), 1), step):
             part = frame.iloc[start:start + step].copy()
-            if len(part):
-                written = _predict_columns(predictor, task, part, s)
+            written = _predict_columns(predictor, task, part, s)  # a header-only input still gets its columns
             part.to_csv(tmp, mode="w" if start == 0 else "a", header=start == 0, index=False)
             bar.advance(len(part))
     typer.echo(f"wrote {out} ({len(frame)} rows; columns {', '.join(written) or '-'})")
+
+
+def _as_rows(values: Any, n: int, dtype: Any = float) -> Any:
+    """Predictions as an ``n x k`` array; an empty chunk (a header-only CSV) keeps its ``k`` columns."""
+    import numpy as np
+
+    arr = np.asarray(values, dtype=dtype)
+    return arr.reshape(0, arr.shape[1] if arr.ndim == 2 else 1) if n == 0 else arr.reshape(n, -1)
 
 
 def _predict_columns(predictor: Any, task: Any, part: Any, s: dict[str, Any]) -> list[str]:
@@ -690,24 +697,24 @@ def _predict_columns(predictor: Any, task: Any, part: Any, s: dict[str, Any]) ->
             mean, std = predictor.predict(X, return_std=True, **kw)
         else:
             mean, std = predictor.predict(X, **kw), None
-        mean = np.asarray(mean, dtype=float).reshape(len(part), -1)
+        mean = _as_rows(mean, len(part))
         names = _target_names(predictor, mean.shape[1])
         bounds = None
         if s.get("interval") is not None:
             low, high = predictor.predict_interval(X, alpha=float(s["interval"]), **kw)
-            bounds = (np.asarray(low, dtype=float).reshape(len(part), -1),
-                      np.asarray(high, dtype=float).reshape(len(part), -1))
+            bounds = (_as_rows(low, len(part)),
+                      _as_rows(high, len(part)))
         for i, name in enumerate(names):
             added[f"{name}_pred"] = mean[:, i]
             if std is not None:
-                added[f"{name}_std"] = np.asarray(std, dtype=float).reshape(len(part), -1)[:, i]
+                added[f"{name}_std"] = _as_rows(std, len(part))[:, i]
             if bounds is not None:
                 added[f"{name}_lower"], added[f"{name}_upper"] = bounds[0][:, i], bounds[1][:, i]
     elif isinstance(task, MulticlassTask):
-        labels = np.asarray(predictor.predict(X, **kw)).reshape(len(part), -1)
+        labels = _as_rows(predictor.predict(X, **kw), len(part), dtype=None)
         added[f"{_target_names(predictor, 1)[0]}_pred"] = labels[:, 0]
     else:  # binary / multitask-binary: the probability, and the label at 0.5
-        prob = np.asarray(predictor.predict_proba(X, **kw), dtype=float).reshape(len(part), -1)
+        prob = _as_rows(predictor.predict_proba(X, **kw), len(part))
         for i, name in enumerate(_target_names(predictor, prob.shape[1])):
             added[f"{name}_pred"] = np.where(np.isnan(prob[:, i]), np.nan, (prob[:, i] >= 0.5).astype(float))
             added[f"{name}_prob"] = prob[:, i]

@@ -17,6 +17,7 @@ Example
 """
 from __future__ import annotations
 
+import re
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -166,8 +167,18 @@ class Encoder:
                 torch.manual_seed(seed)
             model = Loader.from_config(config, dtype=hf_kwargs["dtype"])
         else:
-            with quiet_transformers(reports=bool(meta)):  # no bars; no LOAD REPORT for sciptm's own folders
-                model = Loader.from_pretrained(path, config=config, **hf_kwargs)
+            try:
+                with quiet_transformers(reports=bool(meta)):  # no bars; no LOAD REPORT for sciptm's own folders
+                    model, info = Loader.from_pretrained(path, config=config, output_loading_info=True, **hf_kwargs)
+            except Exception as exc:  # an unreadable weights file (truncated, not safetensors, wrong shapes)
+                if type(exc).__name__ == "SafetensorError" or "size mismatch" in str(exc):
+                    from sciptm.errors import CheckpointError
+
+                    files = ", ".join(str(p) for p in sorted(Path(path).glob("*.safetensors"))) or str(path)
+                    raise CheckpointError(f"cannot load the weights of {path} ({files}): "
+                                          f"{' '.join(str(exc).split())[:500]}") from exc
+                raise
+            _check_weights_loaded(path, config, info)
         tokenizer = AutoTokenizer.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k != "dtype"})
         return cls(model, tokenizer, domain, pooling or meta.get("pooling", "mean"))
 
@@ -490,6 +501,26 @@ class Encoder:
             mask = torch.ones_like(chunk)
             vectors.append(pool(self.model(input_ids=chunk, attention_mask=mask).last_hidden_state, mask, self.pooling))
         return torch.cat(vectors).mean(0).float().cpu().numpy()
+
+
+#: weights a checkpoint may lack without the encoder being random: pooler, task/LM heads, buffers
+_OPTIONAL_WEIGHTS = re.compile(r"(^|\.)(pooler|contact_head|lm_head|cls|classifier|qa_outputs|position_ids)(\.|$)")
+
+
+def _check_weights_loaded(path: Any, config: Any, info: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose encoder weights were not found (they would be silently random): e.g. a
+    ``config.json`` naming another architecture than the weights. Unused extra weights (a pooler, an NSP or
+    classification head of a published checkpoint) and a missing pooler or LM head are fine."""
+    missing = sorted(k for k in info.get("missing_keys") or () if not _OPTIONAL_WEIGHTS.search(k))
+    if missing:
+        from sciptm.errors import CheckpointError
+
+        unexpected = sorted(info.get("unexpected_keys") or ())
+        arch = ", ".join(config.architectures or [config.model_type])
+        raise CheckpointError(
+            f"{path}: the weights do not match the model its config.json names ({arch}): {len(missing)} encoder "
+            f"weights missing (they would be random), e.g. {', '.join(missing[:3])}; {len(unexpected)} weights in the "
+            f"file unused{', e.g. ' + ', '.join(unexpected[:3]) if unexpected else ''}")
 
 
 def _cast_copy(model: PreTrainedModel, dtype: torch.dtype) -> PreTrainedModel:

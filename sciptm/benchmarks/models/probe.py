@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sciptm.benchmarks.models.spec import PROBE_SUFFIX, ModelSpec
 from sciptm.benchmarks.taskdata import TaskData
+from sciptm.errors import ConfigError
 from sciptm.heads.tasks import MulticlassTask
 
 #: ridge penalties searched by generalised cross-validation on the training rows
@@ -154,10 +155,10 @@ class EmbeddingProbe:
     def __init__(self, spec: str, options: dict[str, Any]):
         parsed = ModelSpec.parse(spec)
         if not parsed.probe:
-            raise ValueError(f"a probe model is named '<encoder>{PROBE_SUFFIX}', got {spec!r}")
+            raise ConfigError(f"a probe model is named '<encoder>{PROBE_SUFFIX}', got {spec!r}")
         parsed.check()
         if parsed.features:
-            raise ValueError(f"{spec!r}: a probe takes no side features (it is a ridge on the frozen embedding); "
+            raise ConfigError(f"{spec!r}: a probe takes no side features (it is a ridge on the frozen embedding); "
                              f"fine-tune '{parsed.encoder}+{parsed.features}' instead")
         self.name = spec
         self.base = parsed.encoder

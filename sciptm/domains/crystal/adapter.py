@@ -153,6 +153,8 @@ def parse_composition(item: Any) -> Composition:
         raise ValueError("empty composition")
     if any(n < 0 for n in comp.values()):
         raise ValueError("negative amount in composition")
+    if not all(math.isfinite(n) for n in comp.values()) or not math.isfinite(comp.num_atoms):
+        raise ValueError("amount in composition is not a finite number")
     return comp
 
 
