@@ -243,7 +243,13 @@ def bench(
     keys = ("field", "tasks", "models", "split", "seeds", "out", "quick", "model_options", "input", "targets",
             "task_type", "report", "collect_only", "sizes")
     result = run(command=_command_line(), executor=runner_executor, **{k: s[k] for k in keys})
-    typer.echo(result.table().to_string())
+    summary = _own_summary(result, s)  # this command's tasks x models, not another command's in the same --out
+    if summary is not None and len(summary):
+        from sciptm.reports.tables import score_table
+
+        typer.echo(score_table(summary).to_frame().to_string())
+    else:  # --collect-only on a folder without finished runs
+        typer.echo(f"no finished runs in {s['out']} yet (results.json lists the missing ones)")
     if s["report"]:
         typer.echo(f"report: {Path(s['out']) / 'report.html'}")
 
@@ -260,6 +266,20 @@ def _sizes(value: Any) -> list[float] | None:
     if len(sizes) != 3 or any(v < 0 for v in sizes) or abs(sum(sizes) - 1) > 1e-6:
         raise ConfigError(f"--sizes takes three non-negative fractions summing to 1 (train valid test), not {value!r}")
     return sizes
+
+
+def _own_summary(result: Any, s: dict[str, Any]) -> Any:
+    """The summary rows of the tasks and models this ``bench`` call asked for (two commands sharing an ``--out``
+    folder each print their own table; results.json and the report cover the whole folder)."""
+    from sciptm.benchmarks.runner import _task_name
+
+    summary = getattr(result, "summary", None)
+    if summary is None or not len(summary) or not {"task", "model"} <= set(summary.columns):
+        return summary
+    keep = summary["model"].isin(list(s["models"] or [])) if s.get("models") else True
+    if s.get("tasks"):
+        keep = keep & summary["task"].isin([_task_name(str(t)) for t in s["tasks"]])
+    return summary[keep] if keep is not True else summary
 
 
 @app.command()

@@ -210,3 +210,17 @@ def test_reliability_environment_errors_are_one_line(tmp_path: Path, capsys, mon
 
     monkeypatch.setattr(sd, "list_datasets", read_only)
     assert _one_error(*_run(["datasets", "list"], capsys)[::2]) == "error: Read-only file system: /data/x"
+
+
+def test_reliability_two_commands_in_one_out_print_their_own_summary(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "shared"
+    code, first, err = _run(["bench", "chem", "--tasks", "esol", "--models", "mean", "--out", out, "--no-report"],
+                            capsys)
+    assert code == 0, err
+    code, second, err = _run(["bench", "chem", "--tasks", "esol", "--models", "dummy", "--out", out, "--no-report"],
+                             capsys)
+    assert code == 0, err
+    header = lambda text: next(line for line in text.splitlines() if "metric" in line).split()  # noqa: E731
+    assert "mean" in header(first) and "dummy" not in header(first)
+    assert "dummy" in header(second) and "mean" not in header(second)  # not the other command's model
+    assert {r["model"] for r in json.loads((out / "results.json").read_text())["rows"]} == {"mean", "dummy"}
