@@ -13,6 +13,7 @@ import yaml
 
 from sciptm.pretraining.config import PretrainConfig
 from sciptm.pretraining.loop import pretrain
+from sciptm.progress import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(shlex.quote(a) for a in argv_used)
     if argv is None:
         command = "python -m sciptm.pretraining " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    configure_logging(0)  # the run's progress lines are sciptm INFO records
     result = pretrain(cfg, args.out, resume=args.resume, command=command)
     print(f"done: step {result.step}, tokens {result.tokens_seen}, encoder {result.encoder_dir}")
     return 0

@@ -27,13 +27,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import shutil
 import time
 from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,13 +295,14 @@ def _read_blocked_ids(path: Path | None) -> set[str]:
     return {line.split(sep)[0].strip() for line in lines if line.strip()}
 
 
-def prepare_corpus(cfg: PretrainConfig, log=print) -> PreparedCorpus:
+def prepare_corpus(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> PreparedCorpus:
     """Prepare (or reuse from the cache) the train/validation corpus that ``cfg`` describes.
 
     Drops, in order: invalid items, duplicates (first one kept), items matching a benchmark key
     (``cfg.block_benchmarks``), record ids listed in ``cfg.blocked_ids_file``, and validation items
     already in the training split. Counts of each land in ``stats.json`` and ``PreparedCorpus.stats``.
     """
+    log = log or logging.getLogger(__name__).info  # the CLI shows sciptm's INFO records
     domain = get_domain(cfg.domain)
     keyer_name = domain.name
     train_path = cfg.resolve(cfg.train_source)

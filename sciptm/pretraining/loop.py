@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import shlex
 import sys
@@ -120,7 +121,7 @@ def _check_resumable(saved: dict[str, Any], cfg: PretrainConfig) -> None:
 
 
 def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, command: str | None = None,
-             log: Callable[[str], None] = print, stop_after: int | None = None) -> PretrainResult:
+             log: Callable[[str], None] | None = None, stop_after: int | None = None) -> PretrainResult:
     """Pretrain an encoder as ``cfg`` says and export it to ``<out_dir>/encoder``.
 
     Parameters
@@ -157,6 +158,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
         if metrics.path.exists():
             metrics.path.unlink()
 
+    log = log or logging.getLogger(__name__).info  # the CLI shows sciptm's INFO records
     corpus = prepare_corpus(cfg, log=log)  # before torch starts threads: preparation forks worker processes
     device_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
     if cfg.device == "cuda" and not torch.cuda.is_available():
