@@ -830,17 +830,10 @@ def _key_values(extra: list[str], sets: list[str]) -> dict[str, Any]:
 
 
 def _yaml_value(text: str, key: str) -> Any:
-    """A flag's value read as YAML; ``1e-3`` is a number too (YAML 1.1 wants ``1.0e-3``)."""
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(f"--{key}: cannot read {text!r} as a value") from None
-    if isinstance(value, str) and any(c.isdigit() for c in value):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    return value
+    """A flag's value read as YAML; ``1e-3`` is a number too (:func:`sciptm._util.values.read_value`)."""
+    from sciptm._util.values import read_value
+
+    return read_value(text, key)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

@@ -109,8 +109,9 @@ class BenchmarkResults:
         self.path = path.parent if path.name == RESULTS_FILE else path
         self.layout = ResultsLayout(self.path)
         self.raw = read_results_json(self.layout.results_json)
-        self.rows = pd.DataFrame(self.raw["rows"])
-        self.summary = pd.DataFrame(self.raw["summary"])
+        # no finished run yet (collect-only on a fresh folder): empty frames that still have the columns
+        self.rows = pd.DataFrame(self.raw["rows"], columns=None if self.raw["rows"] else list(ROW_KEYS))
+        self.summary = pd.DataFrame(self.raw["summary"], columns=None if self.raw["summary"] else list(SUMMARY_KEYS))
         for column in ("mean", "std"):  # an empty summary (no finished run) has no columns
             self.summary[column] = self.summary[column].map(_float) if column in self.summary else pd.Series(dtype=float)
         self._check_summary()

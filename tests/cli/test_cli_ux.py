@@ -204,3 +204,11 @@ def test_embed_finds_the_column_and_streams_csv(esol_upper, tmp_path, capsys) ->
     X = pd.read_csv(tmp_path / "X.csv")
     assert X.shape[0] == 12 and X.columns[0] == "dim_0" and np.isfinite(X.to_numpy()).all()
     assert yaml.safe_load((tmp_path / f"X.{RESOLVED_NAME}").read_text())["column"] == "SMILES"
+
+
+def test_collect_only_on_a_fresh_folder(esol_upper, tmp_path, capsys) -> None:
+    code, out, err = cli(capsys, "bench", "chem", "--tasks", esol_upper / "train.csv", "--input", "SMILES", "--targets",
+                         "logS", "--task-type", "regression", "--models", "mean", "--split", "random",
+                         "--collect-only", "--out", tmp_path)
+    assert code == 0, err
+    assert f"no finished runs in {tmp_path} yet" in out and (tmp_path / "report.md").is_file()
