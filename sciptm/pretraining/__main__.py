@@ -9,8 +9,7 @@ import argparse
 import shlex
 import sys
 
-import yaml
-
+from sciptm._util.values import read_value
 from sciptm.pretraining.config import PretrainConfig
 from sciptm.pretraining.loop import pretrain
 from sciptm.progress import configure_logging
@@ -29,12 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         key, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+        overrides[key.strip()] = read_value(value, key.strip())  # as `sciptm pretrain --set` reads it
     cfg = PretrainConfig.from_yaml(args.config, **overrides)
-    argv_used = sys.argv if argv is None else ["python", "-m", "sciptm.pretraining", *argv]
-    command = " ".join(shlex.quote(a) for a in argv_used)
-    if argv is None:
-        command = "python -m sciptm.pretraining " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    used = sys.argv[1:] if argv is None else list(argv)
+    command = "python -m sciptm.pretraining " + " ".join(shlex.quote(a) for a in used)
     configure_logging(0)  # the run's progress lines are sciptm INFO records
     result = pretrain(cfg, args.out, resume=args.resume, command=command)
     print(f"done: step {result.step}, tokens {result.tokens_seen}, encoder {result.encoder_dir}")
