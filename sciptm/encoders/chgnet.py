@@ -176,6 +176,11 @@ class ChgnetBackbone(nn.Module):
         self.store = store
         self.config = _Config(int(chgnet.atom_embedding.embedding.weight.shape[1]))
 
+    @property
+    def layers(self) -> nn.ModuleList:
+        """CHGNet's atom-convolution blocks (what ``freeze="gradual"`` unfreezes from the top)."""
+        return self.chgnet.atom_conv_layers
+
     def graphs(self, input_ids: torch.Tensor) -> list[Any]:
         return [self.store.graph(int(i), self.chgnet.graph_converter) for i in input_ids[:, 0].tolist()]
 
