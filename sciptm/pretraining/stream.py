@@ -2,7 +2,7 @@
 
 Epoch ``e`` visits the training items in the order ``permutation(seed, e)``; step ``s`` takes the
 ``s % steps_per_epoch``-th slice of its epoch's order. With ``bucket_pool = P > 1`` (the default) that order
-is cut into pools of ``P`` batches, each pool is sorted by text length and cut into batches, and the batches
+is cut into pools of ``P`` batches, each pool is sorted by token count and cut into batches, and the batches
 of a pool are visited in the order ``permutation(seed, e, pool)``: batches hold items of similar length
 (little padding) while which items meet and when stays random. Augmentation, cropping and masking draw from a
 generator seeded by ``(seed, s)``. So a resumed run only needs the step number to continue with exactly
@@ -40,8 +40,8 @@ class StepBatches(torch.utils.data.Dataset):
     seed: the run's seed.
     domain, augment, augment_probability: ``domain.augment(text, rng)`` applied with this probability
         (SMILES enumeration) when ``augment`` is true.
-    bucket_pool: batches per length-sorting pool (1 = no bucketing; see the module docstring). Text length
-        in bytes is the length proxy, read from the corpus index without decoding anything.
+    bucket_pool: batches per length-sorting pool (1 = no bucketing; see the module docstring). Items are
+        sorted by token count (one tokenizer call per pool of ``bucket_pool`` steps, cached).
     """
 
     def __init__(self, corpus: TextCorpus, collator: Collator, batch_size: int, seed: int,
@@ -83,13 +83,22 @@ class StepBatches(torch.utils.data.Dataset):
             first = pool * self.bucket_pool
             n_batches = min(self.bucket_pool, self.steps_per_epoch - first)
             members = self.order(epoch)[first * size:(first + n_batches) * size]
-            ranges = self.corpus.ranges[members]
-            members = members[np.argsort(ranges[:, 1] - ranges[:, 0], kind="stable")]
+            members = members[np.argsort(self._lengths(members), kind="stable")]
             visit = np.random.default_rng([self.seed, _BUCKET, epoch, pool]).permutation(n_batches)
             self._pool = ((epoch, pool), members, visit)
         _, members, visit = self._pool
         k = int(visit[b - pool * self.bucket_pool])
         return members[k * size:(k + 1) * size]
+
+    def _lengths(self, members: np.ndarray) -> np.ndarray:
+        """Tokens per item (cut at the collator's room), one tokenizer call per pool; bytes without a tokenizer."""
+        tokenizer = getattr(self.collator, "tokenizer", None)
+        if tokenizer is None:
+            ranges = self.corpus.ranges[members]
+            return ranges[:, 1] - ranges[:, 0]
+        ids = tokenizer(self.corpus.take(members), add_special_tokens=False, verbose=False)["input_ids"]
+        room = getattr(self.collator, "room", None) or 10**9
+        return np.fromiter((min(len(i), room) for i in ids), dtype=np.int64, count=len(ids))
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, _BATCH, int(step)])
