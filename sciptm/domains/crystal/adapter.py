@@ -101,6 +101,8 @@ def validate_structure(structure: Structure, min_distance: float = DEFAULT_MIN_D
     """
     if len(structure) == 0:
         raise ValueError("structure has no sites")
+    if not (np.isfinite(structure.lattice.matrix).all() and np.isfinite(structure.frac_coords).all()):
+        raise ValueError("lattice or site coordinates are not finite numbers")
     if not structure.is_ordered:
         raise ValueError("disordered structure (partial occupancies) is not supported; order it first")
     for site in structure:
