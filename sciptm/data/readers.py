@@ -31,11 +31,12 @@ import json
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
 
 from sciptm._util.atomic import atomic_path
+from sciptm._util.textio import open_text  # noqa: F401  (re-exported: lived here before)
 from sciptm.data import locations
 from sciptm.registry import Registry
 
@@ -43,15 +44,6 @@ Reader = Callable[[Path, str], pd.DataFrame]
 READERS: Registry[Reader] = Registry("dataset file format")
 
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-def open_text(path: Path) -> IO[str]:
-    """Open a text file that may or may not be gzip-compressed (sniffed from its first bytes)."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == _GZIP_MAGIC:
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
 
 
 @READERS.register("csv")

@@ -10,26 +10,16 @@ Both return pandas DataFrames whose ``sequence`` column feeds any protein encode
 from __future__ import annotations
 
 import gzip
-import io
 import zlib
 from pathlib import Path
-from typing import IO
 
 import pandas as pd
 
-_GZIP_MAGIC = b"\x1f\x8b"
+from sciptm._util.textio import open_text
+
 _STRUCTURE_FORMATS = {".pdb": "pdb", ".ent": "pdb", ".cif": "mmcif", ".mmcif": "mmcif"}
 #: residue names outside Biopython's extended table that have their own ESM-2 letter
 _EXTRA_RESIDUES = {"SEC": "U", "PYL": "O", "ASX": "B", "GLX": "Z", "UNK": "X"}
-
-
-def _open_text(path: Path) -> IO[str]:
-    """Open a text file, transparently un-gzipping it (detected from its first bytes)."""
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == _GZIP_MAGIC
-    if gzipped:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
 
 
 def read_fasta(path: str | Path) -> pd.DataFrame:
@@ -57,7 +47,7 @@ def read_fasta(path: str | Path) -> pd.DataFrame:
 
     path = Path(path)
     rows = []
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         try:
             for rec in SeqIO.parse(handle, "fasta"):
                 rows.append((rec.id, rec.description, str(rec.seq)))
@@ -110,7 +100,7 @@ def read_structure_sequences(path: str | Path, model: int = 0) -> pd.DataFrame:
     path = Path(path)
     fmt = structure_format(path)
     parser = PDBParser(QUIET=True) if fmt == "pdb" else MMCIFParser(QUIET=True)
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         structure = parser.get_structure(path.name, handle)
     models = list(structure)
     if not models:
