@@ -93,7 +93,7 @@ def check_model_names(models: Sequence[str]) -> None:
         spec = ModelSpec.parse(name)
         if spec.probe and spec.features:
             raise ConfigError(f"model {name!r}: a probe takes no side features (it is a ridge on the frozen "
-                              f"embedding); fine-tune {name.removesuffix(':probe')!r} instead, or drop "
+                              f"embedding); fine-tune {str(spec.fine_tuned())!r} instead, or drop "
                               f"'+{spec.features}'")
         spec.check()
 

@@ -89,6 +89,10 @@ class ModelSpec:
         """The same model on another encoder (a size drops ``@random``: it is random already)."""
         return replace(self, base=base, random_init=self.random_init and base not in _sizes())
 
+    def fine_tuned(self) -> ModelSpec:
+        """The same encoder and features, fine-tuned instead of probed (``:probe`` dropped)."""
+        return replace(self, probe=False)
+
     def check(self) -> ModelSpec:
         """Raise :class:`~sciptm.errors.ConfigError` unless ``base`` can name an encoder: a size, a folder, or a shipped/hub name
         (``org/name``); returns ``self``."""
