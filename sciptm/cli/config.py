@@ -32,6 +32,9 @@ _OVERRIDABLE = ("DEFAULT", "DEFAULT_MAP")
 RESOLVED_NAME = "resolved_config.yaml"
 #: integer settings that must be at least 1 (``--batch-size 0`` would fail deep inside with a cryptic message)
 POSITIVE_INTS = ("batch_size", "chunk_size", "n_trials", "epochs", "num_cpus")
+#: text settings that may also be given as a YAML list (``models: [mean, ecfp-rf]``) or mapping in a config file
+LIST_SETTINGS = ("tasks", "models", "seeds", "targets", "sizes", "features")
+MAPPING_SETTINGS = ("model_options", "space")
 #: parameters that steer the config mechanism itself and are not settings
 META_PARAMS = ("config",)
 
@@ -166,7 +169,8 @@ def _cast(kind: Any, name: str, value: Any, path: Any) -> Any:
         return value
     bad = ConfigError(f"{path}: {name}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
     if isinstance(value, (list, dict)):
-        if kind in (bool, int, float, Path):
+        allowed = MAPPING_SETTINGS if isinstance(value, dict) else LIST_SETTINGS
+        if kind in (bool, int, float, Path, str) and not (kind is str and name in allowed):
             raise bad
         return value
     if kind is bool:
