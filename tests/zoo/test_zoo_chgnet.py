@@ -84,3 +84,17 @@ def test_chgnet_probe_benchmark_model_on_structures(chgnet_encoder, phonons):
     data.cache.clear()
     with pytest.raises(ValueError, match="compositions"):
         build_model("chgnet/0.3.0:probe").fit_predict(data, seed=0)
+
+
+def test_chgnet_fine_tuned_benchmark_model(chgnet_encoder, phonons):
+    from sciptm.benchmarks.models import build_model
+    from sciptm.benchmarks.taskdata import TaskData
+
+    X, y = phonons
+    data = TaskData(name="phonons16", task_type="regression", domain="crystal", metric="mae", target_names=["y"],
+                    texts=[f"t{i}" for i in range(16)], y=y[:, None], rows=np.arange(16), train=np.arange(12),
+                    valid=np.array([], dtype=int), test=np.arange(12, 16), raw_inputs=list(X),
+                    domain_config={"name": "crystal", "kind": "structure"})
+    model = build_model("chgnet/0.3.0", {"epochs": 1, "batch_size": 8, "valid_fraction": 0.25})
+    pred = model.fit_predict(data, seed=0)
+    assert pred.shape == (4,) and np.isfinite(pred).all()
