@@ -45,7 +45,7 @@ def load(featurizer):
 def dc_regressor(train, valid, test, label):
     t0 = time.perf_counter()
     norm = dc.trans.NormalizationTransformer(transform_y=True, dataset=train)
-    tr = norm.transform(train)
+    tr, valid, test = (norm.transform(d) for d in (train, valid, test))  # evaluate() untransforms with [norm]
     model = dc.models.MultitaskRegressor(1, train.X.shape[1], layer_sizes=[1000, 1000], dropouts=0.25,
                                          weight_decay_penalty=5e-4, batch_size=128, learning_rate=8e-4, device="cpu")
     best, best_test = np.inf, None
