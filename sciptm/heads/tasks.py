@@ -15,6 +15,7 @@ label; the loss ignores missing labels (they are never treated as zero).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -77,6 +78,20 @@ class Task:
         positive-class probabilities for binary, class probabilities (rows sum to 1) for multiclass."""
         return np.asarray(raw, dtype=float)
 
+    def target_stats(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-target ``(mean, std)`` used to encode training targets: zeros and ones unless the task
+        standardizes them (regression: NaN-aware mean and std of ``y``, a zero or undefined std becomes 1)."""
+        n = np.shape(y)[1]
+        return np.zeros(n), np.ones(n)
+
+    def encode_targets(self, y: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Targets in training units (standardized for regression; labels unchanged otherwise)."""
+        return np.asarray(y, dtype=float)
+
+    def decode(self, raw: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Raw head outputs -> predictions in target units (regression) or probabilities (classification)."""
+        return self.to_proba(raw)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name}
 
@@ -87,6 +102,20 @@ class RegressionTask(Task):
 
     kind: ClassVar[str] = "regression"
     standardizes_targets: ClassVar[bool] = True
+
+    def target_stats(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = np.asarray(y, dtype=float)
+        with warnings.catch_warnings():  # an all-NaN column: mean 0, std 1
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, std = np.nan_to_num(np.nanmean(y, axis=0)), np.nanstd(y, axis=0)
+        std[~(std > 0)] = 1.0
+        return mean, std
+
+    def encode_targets(self, y: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return (np.asarray(y, dtype=float) - stats[0]) / stats[1]
+
+    def decode(self, raw: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return np.asarray(raw, dtype=float) * stats[1] + stats[0]
 
     def _elementwise_loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F

@@ -76,14 +76,8 @@ class DeepChemMultitask:
         y = data.y.astype(float)
         n_tasks = y.shape[1]
         w = (~np.isnan(y)).astype(np.float32)
-        mean = np.zeros(n_tasks)
-        std = np.ones(n_tasks)
-        if data.task.standardizes_targets:
-            ytr = y[data.train]
-            mean = np.nan_to_num(np.nanmean(ytr, 0))
-            std = np.nan_to_num(np.nanstd(ytr, 0), nan=1.0)
-            std[std == 0] = 1.0
-        yz = np.nan_to_num((y - mean) / std, nan=0.0)
+        mean, std = data.task.target_stats(y[data.train])  # zeros/ones unless regression
+        yz = np.nan_to_num(data.task.encode_targets(y, (mean, std)), nan=0.0)
 
         def dataset(rows: np.ndarray) -> Any:
             return dc.data.NumpyDataset(X[rows], yz[rows], w[rows], np.asarray(data.texts, dtype=object)[rows],

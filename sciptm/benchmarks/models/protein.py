@@ -189,15 +189,9 @@ class OneHotCNN:
             perm = rng.permutation(train)
             n_valid = max(1, round(0.1 * len(train)))
             train, valid = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
-        y = data.y.astype(np.float32).copy()
         task = data.task
-        regression = task.standardizes_targets
-        mu, sd = np.zeros(y.shape[1], np.float32), np.ones(y.shape[1], np.float32)
-        if regression:
-            mu = np.nanmean(y[train], axis=0).astype(np.float32)
-            sd = np.nanstd(y[train], axis=0).astype(np.float32)
-            sd[~(sd > 0)] = 1.0
-            y = (y - mu) / sd
+        stats = task.target_stats(data.y[train])  # standardized targets for regression, labels otherwise
+        y = task.encode_targets(data.y, stats).astype(np.float32)
         y_t = torch.from_numpy(y)
         n_out = task.n_outputs(y.shape[1], task.n_classes(data.y))
         model = FlipCNN(n_out, int(opt.get("channels", 128)), int(opt.get("kernel_size", 5)),
@@ -242,12 +236,9 @@ class OneHotCNN:
         self.info_ = {"channels": model.conv.out_channels, "epochs_run": _epoch + 1, "best_valid_loss": best,
                       "n_parameters": sum(p.numel() for p in model.parameters())}
         _, out = evaluate(np.asarray(data.test))
-        if regression:
-            out = out * sd + mu
-        else:
-            out = task.to_proba(out)
-            if isinstance(task, MulticlassTask):  # N x C class probabilities
-                return out
+        out = task.decode(out, stats)
+        if isinstance(task, MulticlassTask):  # N x C class probabilities
+            return out
         return out[:, 0] if data.single else out
 
 
