@@ -46,7 +46,7 @@ from sklearn.metrics import (
 from sciptm._util.atomic import atomic_path
 from sciptm.benchmarks.layout import ResultsLayout
 from sciptm.data.splits import matbench_ids
-from sciptm.splits import Split
+from sciptm.splits.core import Split
 
 BENCHMARK = "matbench_v0.1"
 MATBENCH_VERSION = "0.6"  # the matbench package version whose file layout this writes

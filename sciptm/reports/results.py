@@ -31,7 +31,7 @@ import pandas as pd
 
 from sciptm.benchmarks.layout import ResultsLayout
 from sciptm.errors import DataIntegrityError
-from sciptm.splits import Split
+from sciptm.splits.core import Split
 
 RESULTS_FILE = "results.json"
 ROW_KEYS = ("task", "model", "seed", "metric", "value", "task_type")

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold, StratifiedShuffleSplit
 
 from sciptm.splits.core import _EMPTY, DEFAULT_SIZES, SPLITTERS, Split, Splitter
 from sciptm.splits.sizing import carve_valid, check_sizes, cut_counts
@@ -57,6 +56,8 @@ def stratified_split(labels: Any, sizes: Sequence[float] = DEFAULT_SIZES, seed: 
     >>> int(sum(i >= 50 for i in s.test))
     5
     """
+    from sklearn.model_selection import StratifiedShuffleSplit  # deferred: importing the split core stays light
+
     y = _class_labels(labels)
     fr = check_sizes(sizes)
     n = len(y)
@@ -152,6 +153,8 @@ def kfold(n: int, k: int = 5, seed: int = 0, valid_fraction: float = 0.0) -> lis
     >>> [f.sizes["test"] for f in kfold(10, k=5)]
     [2, 2, 2, 2, 2]
     """
+    from sklearn.model_selection import KFold
+
     _check_k(k, n, valid_fraction)
     folds = list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.arange(n)))
     return _folds("kfold", n, k, seed, valid_fraction, folds)
@@ -163,6 +166,8 @@ def stratified_kfold(labels: Any, k: int = 5, seed: int = 0, valid_fraction: flo
     >>> [f.sizes["test"] for f in stratified_kfold([0, 1] * 5, k=5)]
     [2, 2, 2, 2, 2]
     """
+    from sklearn.model_selection import StratifiedKFold
+
     y = _class_labels(labels)
     _check_k(k, len(y), valid_fraction)
     folds = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.arange(len(y)), y))
