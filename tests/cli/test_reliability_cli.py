@@ -224,3 +224,27 @@ def test_reliability_two_commands_in_one_out_print_their_own_summary(tmp_path: P
     assert "mean" in header(first) and "dummy" not in header(first)
     assert "dummy" in header(second) and "mean" not in header(second)  # not the other command's model
     assert {r["model"] for r in json.loads((out / "results.json").read_text())["rows"]} == {"mean", "dummy"}
+
+
+def test_reliability_only_explicit_raises_in_sciptm_count_as_user_errors() -> None:
+    """The transitional rule for builtins: ``raise ValueError("message")`` written in sciptm's own code is a user
+    error; a KeyError from a lookup, a re-raised library error or anything raised outside sciptm is a bug."""
+    import sciptm
+    from sciptm.cli.main import _is_user_error
+
+    fake = str(Path(sciptm.__file__).parent / "_reliability_probe.py")  # never written: only the code's file name
+    space: dict = {}
+    exec(compile("def explicit():\n    raise ValueError('a written message')\n"
+                 "def lookup():\n    return {}['mean']\n"
+                 "def reraise():\n    try:\n        int('abc')\n    except ValueError:\n        raise\n", fake, "exec"), space)
+
+    def outcome(name: str) -> bool:
+        try:
+            space[name]()
+        except Exception as exc:  # noqa: BLE001
+            return _is_user_error(exc)
+        raise AssertionError(f"{name} did not raise")
+
+    assert outcome("explicit") is True
+    assert outcome("lookup") is False
+    assert outcome("reraise") is False
