@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sciptm._util.atomic import write_bytes_atomic, write_text_atomic
 from sciptm.reports.content import (  # noqa: F401  (re-exported: these lived here before sciptm 0.2)
     BINARY,
     REFERENCE_HEADER,
@@ -27,10 +26,8 @@ from sciptm.reports.content import (  # noqa: F401  (re-exported: these lived he
     reference_rows,
     split_rows,
 )
-from sciptm.reports.html import render_html
-from sciptm.reports.markdown import render_markdown
-from sciptm.reports.notebook import ReportFiles
 from sciptm.reports.results import BenchmarkResults
+from sciptm.reports.writer import write_report
 
 
 def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> dict[str, Path]:
@@ -52,18 +49,6 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     >>> build_report("bench-out")["html"].name  # doctest: +SKIP
     'report.html'
     """
-    res = BenchmarkResults(results_dir)
-    content = collect(res)
-    out = Path(out_dir) if out_dir is not None else res.path
-    figdir = out / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
-    for fig in content.figures:
-        write_bytes_atomic(figdir / f"{fig.name}.png", fig.png)
-    md = out / "report.md"
-    write_text_atomic(md, render_markdown(content, figures_dir="figures"))
-    html = out / "report.html"
-    write_text_atomic(html, render_html(content))
-    return ReportFiles(markdown=md, html=html, figures=figdir)
-
+    return write_report(BenchmarkResults(results_dir), out_dir)
 
 __all__ = ["build_report"]

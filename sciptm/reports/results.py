@@ -237,9 +237,9 @@ class BenchmarkResults:
 
     def report(self, out_dir: str | Path | None = None) -> dict[str, Path]:
         """Write ``report.md``, ``report.html`` and figures (see :func:`sciptm.reports.build_report`)."""
-        from sciptm.reports.build import build_report
+        from sciptm.reports.writer import write_report
 
-        return build_report(self.path, out_dir)
+        return write_report(self, out_dir)
 
     # ----------------------------------------------------------------- checks
 

@@ -37,3 +37,29 @@ def test_a_back_edge_breaks_the_contract(tmp_path: Path) -> None:
                          env={"PYTHONPATH": str(copy), "PATH": str(Path(sys.executable).parent)})
     assert out.returncode == 1, out.stdout[-4000:]
     assert "BROKEN" in out.stdout and "sciptm.settings is not allowed to import sciptm.reports" in out.stdout
+
+
+def test_no_import_cycles_outside_the_known_one() -> None:
+    """Every import counts here, deferred ones too (``TYPE_CHECKING`` ones do not): strongly connected components
+    of the module graph, as ``benchmarks/architecture/cycles.py`` prints them."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("sciptm", exclude_type_checking_imports=True)
+    for package in [m for m in graph.modules if graph.find_children(m)]:  # a package re-exporting its own
+        for sub in graph.find_modules_directly_imported_by(package):       # submodules is not a cycle
+            if sub.startswith(package + "."):
+                graph.remove_import(importer=package, imported=sub)
+    seen: set[str] = set()
+    cycles = []
+    for module in sorted(graph.modules):
+        if module in seen:
+            continue
+        # the modules that import `module` (directly or not) and that `module` imports (directly or not)
+        down = graph.find_downstream_modules(module)
+        up = graph.find_upstream_modules(module)
+        component = (down & up) | {module}
+        seen |= component
+        if len(component) > 1:
+            cycles.append(sorted(component))
+    # known, left to the encoder zoo's owners: encoder.py resolves zoo names and zoo/chgnet build Encoders
+    allowed = {"sciptm.encoders.chgnet", "sciptm.encoders.encoder", "sciptm.encoders.zoo"}
+    assert [c for c in cycles if not set(c) <= allowed] == []
