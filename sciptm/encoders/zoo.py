@@ -335,15 +335,18 @@ def _folder_row(name: str, folder: Path, source: str, licence: str, count: bool)
         domain = "protein" if raw.get("model_type") == "esm" else "smiles (guessed)"
     arch = " ".join(raw.get("architectures") or [])
     params = None
-    if count:
+    lm_head = "MaskedLM" in arch or "LMHead" in arch or "CausalLM" in arch
+    if count:  # open it: the parameter count, and the domain/LM head the loader really gives
         try:
             from sciptm.encoders.encoder import Encoder
 
-            params = int(Encoder.from_pretrained(folder).n_parameters())
+            enc = Encoder.from_pretrained(folder)
+            params, lm_head = int(enc.n_parameters()), enc.lm_model is not None
+            domain = _domain_label(enc.domain.to_config())
         except Exception as exc:
-            logger.warning("could not count parameters of %s: %s", folder, exc)
+            logger.warning("could not open %s: %s", folder, exc)
     return {"name": name, "source": source, "domain": domain, "parameters": params, "licence": licence,
-            "lm_head": "MaskedLM" in arch or "LMHead" in arch or "CausalLM" in arch, "installed": True}
+            "lm_head": lm_head, "installed": True}
 
 
 __all__ = ["ZOO", "ZooEntry", "ZooPackageMissingError", "format_models_table", "is_zoo_name", "lacks_model_type",
