@@ -55,9 +55,9 @@ def cell(s: dict | None) -> str:
 
 def main() -> dict:
     lines = ["# Published checkpoints in the recorded grids (issue 11)", "",
-             "Test-set score, mean ± sample std (n seeds/folds); recorded rows from the committed "
-             "`benchmarks/<field>/results/results.json`, zoo rows from `benchmarks/zoo/results/<field>/runs` "
-             "(same split hashes, checked). Probes: frozen mean-pooled embeddings + RidgeCV.", ""]
+             ("Test-set score, mean ± sample std (n seeds/folds); recorded rows from the committed "
+              "`benchmarks/<field>/results/results.json`, zoo rows from `benchmarks/zoo/results/<field>/runs` "
+              "(same split hashes, checked). Probes: frozen mean-pooled embeddings + RidgeCV."), ""]
     lines += ["| zoo model | package (licence) | trained on |", "|---|---|---|"]
     lines += [f"| `{m}` | {p} | {t} |" for m, (p, t) in ZOO_MODELS.items()]
     verdicts: dict[str, list[str]] = {}

@@ -83,7 +83,7 @@ class StructureDomain(Domain):
                 if text.startswith("{"):
                     return Structure.from_dict(json.loads(text))
                 return Structure.from_str(text, fmt="cif")
-            except Exception as exc:  # pymatgen raises many types on bad text
+            except Exception as exc:  # noqa: BLE001 (pymatgen raises many types on bad text; the message is the reason)
                 raise ValueError(f"pymatgen could not read the structure: {str(exc)[:200]}") from None
         raise TypeError(f"expected a pymatgen Structure, a structure dict, CIF or JSON text, got {type(item).__name__}")
 
@@ -214,7 +214,7 @@ class ChgnetEncoder(Encoder):
                 model = CHGNet()
             else:
                 state = torch.load(entry.path(), map_location="cpu", weights_only=True)
-                model = CHGNet.from_dict(state["model"] if "model" in state else state)
+                model = CHGNet.from_dict(state.get("model", state))
         model.eval()
         return cls(model, name=entry.name)
 

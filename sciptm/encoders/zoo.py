@@ -288,7 +288,7 @@ def models_table(folders: list[str | Path] | None = None, count_parameters: bool
 
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for name, sub in SHIPPED.items():
+    for sub in SHIPPED.values():
         folder = shipped_dir() / sub
         if sub in seen or not (folder / "config.json").exists():
             continue
@@ -318,7 +318,7 @@ def _domain_label(domain: dict[str, Any]) -> str:
 def _count_zoo(entry: ZooEntry) -> int | None:
     try:
         return int(load(entry.name).n_parameters())
-    except Exception as exc:  # a broken install shows as unknown size, it does not hide the other rows
+    except Exception as exc:  # noqa: BLE001 (a broken install shows as unknown size; the other rows still show)
         logger.warning("could not count parameters of %s: %s", entry.name, exc)
         return None
 
@@ -343,7 +343,7 @@ def _folder_row(name: str, folder: Path, source: str, licence: str, count: bool)
             enc = Encoder.from_pretrained(folder)
             params, lm_head = int(enc.n_parameters()), enc.lm_model is not None
             domain = _domain_label(enc.domain.to_config())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (a folder that does not open is listed, with a warning)
             logger.warning("could not open %s: %s", folder, exc)
     return {"name": name, "source": source, "domain": domain, "parameters": params, "licence": licence,
             "lm_head": lm_head, "installed": True}

@@ -104,9 +104,8 @@ class ChgnetFineTune:
             order = np.random.default_rng(seed).permutation(len(train))
             n_valid = max(1, round(fraction * len(train)))
             train, valid = np.sort(train[order[n_valid:]]), np.sort(train[order[:n_valid]])
-        pick = lambda idx: [items[i] for i in idx]  # noqa: E731
-        model.fit(pick(train), data.y[train], valid=(pick(valid), data.y[valid]) if len(valid) else None)
-        X_te = pick(data.test)
+        model.fit([items[i] for i in train], data.y[train], valid=([items[i] for i in valid], data.y[valid]) if len(valid) else None)
+        X_te = [items[i] for i in data.test]
         if not data.task.is_classifier:
             return model.predict(X_te)
         return model.predict_proba(X_te)
