@@ -231,7 +231,9 @@ class Runner:
         self.domain = get_domain(self.field.domain)
         self._domains: dict[str, Any] = {}
         self.failures: list[dict[str, Any]] = []
-        self.compute = True
+        #: gather finished run files only (``run(collect_only=True)``); nothing is computed
+        self.collect_only = False
+        self._caches: dict[str, dict[str, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ data + splits
     def domain_for(self, ds: Any) -> Any:
@@ -360,7 +362,7 @@ class Runner:
                 splits_meta[ds.name]["seeds"][str(seed)] = split.hash
                 data = None
                 for model in models:
-                    if self.layout.has_run(ds.name, model, seed) or not self.compute:
+                    if self.layout.has_run(ds.name, model, seed) or self.collect_only:
                         if bar is not None:
                             next(bar, None)
                         continue
@@ -385,8 +387,6 @@ class Runner:
                  float("nan") if row["value"] is None else row["value"], row["seconds"])
 
     def _cache(self, task: str) -> dict[str, np.ndarray]:
-        if not hasattr(self, "_caches"):
-            self._caches: dict[str, dict[str, np.ndarray]] = {}
         return self._caches.setdefault(task, {})
 
     def grid_record(self, tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int],
@@ -508,7 +508,7 @@ def run(field: str = "chem", tasks: Sequence[str] | None = None, models: Sequenc
     grid = resolve_grid(field, tasks, models, seeds, quick, model_options)
     tasks, models, seeds, model_options = grid["tasks"], grid["models"], grid["seeds"], grid["model_options"]
     runner = Runner(field, out, split, sizes, model_options, progress)
-    runner.compute = not collect_only
+    runner.collect_only = collect_only
     csv_options = {"input": input, "targets": targets, "task_type": task_type} if input or targets or task_type else {}
     path = runner.run(list(tasks or fld.tasks), list(models or fld.models), list(seeds), command, csv_options,
                       executor)
