@@ -145,11 +145,18 @@ def test_reliability_full_disk_while_predicting_leaves_nothing(tmp_path: Path, m
     assert not [n for n in left if ".tmp" in n or n == "p.csv"], left
 
 
-def test_reliability_when_every_run_fails_the_error_is_the_real_one(tmp_path: Path, capsys) -> None:
+def test_reliability_models_dotdot_names_the_folder(tmp_path: Path, capsys) -> None:
     code, out, err = _run(["bench", "chem", "--tasks", "esol", "--models", "..", "--out", tmp_path / "b",
                            "--no-report"], capsys)
     line = _one_error(code, err)
-    assert "every run failed (1): esol / .. seed 0" in line and "is not an encoder checkpoint" in line
+    assert "'..'" in line and "is not an encoder checkpoint" in line and "'mean'" not in line
+
+
+def test_reliability_when_every_run_fails_the_error_is_the_real_one(tmp_path: Path, capsys) -> None:
+    code, out, err = _run(["bench", "chem", "--tasks", "esol", "--models", "sciptm/protein-small", "--out",
+                           tmp_path / "b", "--no-report"], capsys)
+    line = _one_error(code, err)
+    assert "every run failed (1): esol / sciptm/protein-small seed 0" in line and "protein encoder" in line
     assert "'mean'" not in line
 
 
