@@ -46,9 +46,7 @@ class EncoderModel:
         from sciptm.predictor import PropertyPredictor
 
         enc = self.encoder(data.domain_config or data.domain, seed)
-        if enc.domain.name != data.domain and data.domain not in getattr(enc.domain, "reads", ()):
-            raise ValueError(f"encoder {self.spec!r} is a {enc.domain.name} encoder; task {data.name!r} is {data.domain}")
-        enc.domain = match_kind(enc.domain, data.domain_config, self.spec, data.name)
+        enc.domain = fit_domain(enc.domain, data.domain_config or {"name": data.domain}, self.spec, data.name)
         head = {k: v for k, v in self.options.items() if k in _MODEL_KEYS - {"architecture", "pooling", "valid_fraction"}}
         trainer = {k: v for k, v in self.options.items() if k not in _MODEL_KEYS}
         trainer["seed"] = seed
@@ -67,6 +65,15 @@ class EncoderModel:
         if not data.task.is_classifier:
             return model.predict(X_te)
         return model.predict_proba(X_te)
+
+
+def fit_domain(domain: Any, task_domain: dict[str, Any], spec: str, task: str) -> Any:
+    """The encoder's domain checked against the task's (``ValueError`` naming both when it cannot read the
+    task's inputs) and set to the task's input kind (:func:`match_kind`); used by fine-tuning and probes."""
+    wanted = task_domain["name"]
+    if domain.name != wanted and wanted not in getattr(domain, "reads", ()):
+        raise ValueError(f"encoder {spec!r} is a {domain.name} encoder; task {task!r} is {wanted}")
+    return match_kind(domain, task_domain, spec, task)
 
 
 def match_kind(domain: Any, task_domain: dict[str, Any], spec: str, task: str) -> Any:

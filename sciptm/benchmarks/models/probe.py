@@ -112,7 +112,7 @@ def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any],
     Random-init encoders depend on ``seed``; pretrained ones do not, so their cache key ignores it.
     ``domain`` is the task's domain name or config (a crystal encoder is set to the task's input kind).
     """
-    from sciptm.benchmarks.models.encoder import match_kind
+    from sciptm.benchmarks.models.encoder import fit_domain
 
     kind = domain.get("kind") if isinstance(domain, dict) else None
     parsed = ModelSpec.parse(spec)
@@ -122,9 +122,7 @@ def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any],
     if todo:
         config = {"name": domain} if isinstance(domain, str) else dict(domain)
         enc = probe_encoder(spec, config, seed, pooling)
-        if enc.domain.name != config["name"] and config["name"] not in getattr(enc.domain, "reads", ()):
-            raise ValueError(f"encoder {spec!r} is a {enc.domain.name} encoder; the task is {config['name']}")
-        enc.domain = match_kind(enc.domain, config, spec, "this task")
+        enc.domain = fit_domain(enc.domain, config, spec, "this task")
         vectors = _embed_on_disk(enc, todo, batch_size, max_tokens, progress)
         store.update(zip(todo, vectors))
     return np.stack([store[t] for t in texts]).astype(np.float32)
