@@ -94,14 +94,22 @@ class ModelSpec:
         return replace(self, probe=False)
 
     def check(self) -> ModelSpec:
-        """Raise :class:`~sciptm.errors.ConfigError` unless ``base`` can name an encoder: a size, a folder, or a shipped/hub name
-        (``org/name``); returns ``self``."""
-        if Path(self.base).is_dir() and not self.is_size and not (Path(self.base) / "config.json").is_file():
-            raise ConfigError(f"model {str(self)!r}: the folder {self.base!r} is not an encoder checkpoint (no "
-                              "config.json); give a save_pretrained folder, a size, or a shipped/hub name")
+        """Raise :class:`~sciptm.errors.ConfigError` unless ``base`` can name an encoder (a size, a checkpoint
+        folder, or a shipped/hub name ``org/name``), or :class:`~sciptm.errors.UnknownNameError` for a side-feature
+        set no registry knows (the known ones are listed); returns ``self``."""
         if not (self.is_size or "/" in self.base or Path(self.base).exists()):
             raise ConfigError(f"unknown model {str(self)!r}: {self.base!r} is not a registered baseline, a size "
-                             f"({', '.join(_sizes())}), a folder or a shipped/hub encoder name")
+                              f"({', '.join(_sizes())}), a folder or a shipped/hub encoder name")
+        if self.features:
+            from sciptm.errors import UnknownNameError
+            from sciptm.features import FEATURES
+
+            for name in self.features.split("+"):
+                if name and not name.startswith("deepchem:"):  # saved DeepChem featurizers resolve when used
+                    try:
+                        FEATURES.get(name)
+                    except UnknownNameError as exc:  # it lists every known feature set
+                        raise UnknownNameError(f"model {str(self)!r}: {exc}") from None
         return self
 
 
