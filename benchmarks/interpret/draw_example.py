@@ -1,6 +1,6 @@
 """Train a tiny SMILES model on a nitro-group label and draw its integrated-gradients attributions.
 
-The recipe is the one in ``tests/test_interpret.py``: ESOL + BBBP + Lipophilicity molecules (RDKit canonical
+The recipe is the one in ``tests/interpret/test_interpret.py``: ESOL + BBBP + Lipophilicity molecules (RDKit canonical
 SMILES of at most 90 characters), label 1 when the molecule holds a nitro group ``[N+](=O)[O-]``,
 negatives drawn at random to balance the classes, 60 held out. A 2-layer, 64-wide RoBERTa is
 trained from scratch (12 epochs, seed 0, one thread). For the held-out positives the script

@@ -31,7 +31,7 @@ from sciptm.pretraining import (
 from sciptm.pretraining.checkpoint import latest_checkpoint
 from sciptm.pretraining.keys import hash_keys
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MICRO = {"layers": 2, "hidden": 32, "heads": 2, "ffn": 64}
 
 

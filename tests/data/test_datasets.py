@@ -25,7 +25,7 @@ from sciptm.data.fetch import cache_path
 from sciptm.data.integrity import sha256_file, sidecar_path
 from sciptm.errors import DataIntegrityError, UnknownNameError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 CHEM_ROWS = {
     "esol": (1128, ["measured log solubility in mols per litre"]),

@@ -28,7 +28,7 @@ from sciptm.domains.protein.splits import (
     positions_from_mutants,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- data
