@@ -28,10 +28,16 @@ ZOO_MODELS = {
 }
 
 
+#: extra result folders of a field whose rows get a suffix (same model name, other options)
+VARIANTS = {"materials": {"materials_ft8": " (8 epochs)"}}
+
+
 def zoo_rows(field: str) -> list[dict]:
-    rows = []
-    for f in sorted((HERE / "results" / field / "runs").glob("*/*/seed*.json")):
-        rows.append(json.loads(f.read_text()))
+    rows = [json.loads(f.read_text()) for f in sorted((HERE / "results" / field / "runs").glob("*/*/seed*.json"))]
+    for folder, suffix in VARIANTS.get(field, {}).items():
+        for f in sorted((HERE / "results" / folder / "runs").glob("*/*/seed*.json")):
+            row = json.loads(f.read_text())
+            rows.append({**row, "model": row["model"] + suffix})
     return rows
 
 
