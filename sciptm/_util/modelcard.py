@@ -10,7 +10,7 @@ Every folder sciptm saves (an :class:`~sciptm.Encoder`, a fitted :class:`~sciptm
 model is and how to load it. No network is used here; ``huggingface_hub.metadata_load`` reads the front matter
 back.
 
->>> print(front_matter({"library_name": "transformers", "tags": ["sciptm"], "license": "mit"}))
+>>> print(front_matter({"library_name": "transformers", "tags": ["sciptm"], "license": "mit"}), end="")
 ---
 library_name: transformers
 tags:

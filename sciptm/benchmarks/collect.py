@@ -12,7 +12,7 @@ from (when there are several), contiguous/position splits that leave many rows o
 probes whose penalty sits at an edge of its search grid on every run.
 
 >>> grid_id({"tasks": ["esol"], "models": ["mean"], "seeds": [0], "split": "scaffold"}, "2026-11-29T20:00:00+00:00")
-'20261129T200000-55e53c'
+'20261129T200000-c71448'
 """
 from __future__ import annotations
 
