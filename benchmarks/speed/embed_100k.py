@@ -5,7 +5,9 @@ The inputs are embedded through the streaming API (``Encoder.embed(..., out="*.n
 rate is then measured on the molecules done and the time for 100k and 1M is extrapolated from it. The
 raw ``transformers`` loop (AutoModel, batches of 64 in input order, padded to the longest) runs on the first
 ``--raw-n`` molecules, and sciptm on the same molecules, for the ratio. Peak RSS is the process's maximum
-resident set (``getrusage``), everything included (torch, the model, RDKit).
+resident set (``getrusage``), everything included (torch, the model, RDKit). The process CPU time per
+molecule is recorded too: on a shared machine it gives the time a dedicated one would take
+(``dedicated_1M_min_estimate`` = CPU seconds for 1M / threads).
 
 Usage::
 
@@ -67,14 +69,15 @@ def main() -> None:
     t_ours = time.perf_counter() - t
     del raw
 
-    done, elapsed = 0, 0.0
+    done, elapsed, cpu = 0, 0.0, 0.0
     deadline = None if args.max_minutes is None else time.time() + 60 * args.max_minutes
     with tempfile.TemporaryDirectory() as tmp:
         for k, start in enumerate(range(0, len(smiles), args.slice)):
             part = smiles[start:start + args.slice]
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             arr = enc.embed(part, quantize=quantize, out=Path(tmp) / f"part{k}.npy", progress=False)
             elapsed += time.perf_counter() - t
+            cpu += time.process_time() - c
             assert arr.shape == (len(part), enc.hidden_size) and np.isfinite(arr).all()
             done += len(part)
             print(f"{done} molecules, {done / elapsed:.1f} mol/s, load {os.getloadavg()[0]:.1f}", flush=True)
@@ -85,6 +88,9 @@ def main() -> None:
     result = {"n_requested": args.n, "n_done": done, "threads": args.threads, "quantize": quantize,
               "mol_per_s": rate, "seconds": elapsed, "extrapolated_100k_min": 1e5 / rate / 60,
               "extrapolated_1M_min": 1e6 / rate / 60, "peak_rss_gb": peak_rss_gb,
+              # CPU seconds per molecule: what a dedicated machine would need, whatever the load here
+              "cpu_s_per_mol": cpu / done,
+              "dedicated_1M_min_estimate": 1e6 * cpu / done / args.threads / 60,
               "raw_loop": {"n": len(head), "raw_mol_per_s": len(head) / t_raw, "sciptm_mol_per_s": len(head) / t_ours,
                            "ratio": t_raw / t_ours},
               "load_avg_start": start_load, "load_avg_end": os.getloadavg()[0],
