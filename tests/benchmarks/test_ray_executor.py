@@ -14,7 +14,7 @@ ray = pytest.importorskip("ray")
 GRID = {"tasks": ["esol", "freesolv"], "models": ["mean", "ecfp-rf"], "seeds": [0], "split": "scaffold_balanced",
         "model_options": {"ecfp-rf": {"n_estimators": 20, "n_jobs": 1}}}
 #: per-run keys that legitimately differ between two runs of the same job
-VOLATILE = ("seconds", "device")
+VOLATILE = ("seconds", "device", "grid")  # grid: the id of the invocation that computed the row
 
 
 def _rows(out: Path) -> list[dict]:
