@@ -47,7 +47,7 @@ def test_ray_grid_matches_serial_and_resumes(tmp_path, mirror, local_ray) -> Non
         twin = json.loads((tmp_path / "ray" / path.relative_to(tmp_path / "serial")).read_text())
         mine = json.loads(path.read_text())
         assert twin["y_pred"] == mine["y_pred"] and twin["y_true"] == mine["y_true"]
-    assert on_ray.summary.equals(serial.summary)
+    assert on_ray.summary.drop(columns="grids").equals(serial.summary.drop(columns="grids"))  # ids: per invocation
     ray_res = json.loads((tmp_path / "ray" / "results.json").read_text())
     assert not ray_res["missing"] and not ray_res["failures"]
     assert ray_res["splits"] == json.loads((tmp_path / "serial" / "results.json").read_text())["splits"]
