@@ -134,7 +134,7 @@ def test_probe_embeds_once_and_fits(grb2):
     np.testing.assert_allclose(pred, again)
     for t, v in before.items():
         assert store[t] is not None and np.array_equal(store[t], v)
-    with pytest.raises(ValueError, match="unknown encoder"):
+    with pytest.raises(ValueError, match="unknown model 'nonsense:probe'.*not a registered baseline"):
         build_model("nonsense:probe")
 
 
