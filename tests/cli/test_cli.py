@@ -11,17 +11,7 @@ import yaml
 from sciptm import Encoder
 from sciptm.cli.config import RESOLVED_NAME, as_list, resolved_path
 from sciptm.cli.main import _key_values, main
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``sciptm ARGS`` in this process: (exit code, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from cli_helpers import cli
 
 
 def user_error(capsys, *args: str) -> str:
