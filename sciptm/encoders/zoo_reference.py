@@ -64,10 +64,13 @@ def esm2_reference_states(folder: str | Path, sequences: list[str]) -> tuple[np.
     model = esm.model.esm2.ESM2(num_layers=cfg["num_hidden_layers"], embed_dim=cfg["hidden_size"],
                                 attention_heads=cfg["num_attention_heads"], alphabet=alphabet,
                                 token_dropout=cfg.get("token_dropout", True))
-    missing, _ = model.load_state_dict(mapped, strict=False)
-    wanted = [k for k in missing if not k.startswith(("lm_head", "contact_head"))]
-    if wanted:
-        raise ValueError(f"weights missing for fair-esm keys {wanted[:5]}")
+    own = model.state_dict()
+    missing = [k for k in own if k not in mapped]
+    wanted = [k for k in missing if not k.startswith(("lm_head", "contact_head"))]  # heads the encoder lacks
+    unexpected = [k for k in mapped if k not in own]
+    if wanted or unexpected:
+        raise ValueError(f"fair-esm keys without weights {wanted[:5]}, mapped weights fair-esm lacks {unexpected[:5]}")
+    model.load_state_dict({**{k: own[k] for k in missing}, **mapped})  # strict: every key accounted for above
     model.eval()
     _, _, tokens = alphabet.get_batch_converter()([(str(i), s) for i, s in enumerate(sequences)])
     with torch.no_grad():
