@@ -81,17 +81,6 @@ def serve() -> Iterator:
         server.close()
 
 
-@pytest.fixture
-def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty cache for one test, no mirror, downloads allowed."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("SCIPTM_CACHE", str(cache))
-    monkeypatch.delenv("SCIPTM_DATA_MIRROR", raising=False)
-    monkeypatch.setenv("SCIPTM_EMBEDDED_DATA", "0")  # these tests download ESOL; not the copy shipped in the package
-    monkeypatch.delenv("SCIPTM_OFFLINE", raising=False)
-    return cache
-
-
 def _files_under(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 

@@ -20,17 +20,6 @@ from sciptm.data.integrity import forget_hashes, sha256_file
 from sciptm.errors import DataIntegrityError, DataUnavailableError, SciptmError
 
 
-@pytest.fixture
-def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty cache, no mirror, downloads allowed (to 127.0.0.1 only: SCIPTM_DATA_URL is set per test)."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("SCIPTM_CACHE", str(cache))
-    monkeypatch.delenv("SCIPTM_DATA_MIRROR", raising=False)
-    monkeypatch.setenv("SCIPTM_EMBEDDED_DATA", "0")  # these tests download ESOL; not the copy shipped in the package
-    monkeypatch.delenv("SCIPTM_OFFLINE", raising=False)
-    return cache
-
-
 def _cached_esol(mirror: Path) -> Path:
     card = CARDS["esol"]
     cached = cache_path(card, card.files[0])
@@ -49,7 +38,7 @@ def _flip_bit_keep_size_and_mtime(path: Path, offset: int = 500) -> None:
 
 
 def test_reliability_cache_bitrot_with_size_and_mtime_kept_is_caught_by_a_new_process(
-        mirror: Path, private_cache: Path) -> None:
+        mirror: Path, fresh_cache: Path) -> None:
     cached = _cached_esol(mirror)
     clean = sd.load("esol", progress=False)
     assert clean.data_sha256 == CARDS["esol"].files[0].sha256
@@ -60,7 +49,7 @@ def test_reliability_cache_bitrot_with_size_and_mtime_kept_is_caught_by_a_new_pr
     assert str(cached) in str(err.value)
 
 
-def test_reliability_cache_corrupted_in_place_during_a_process_is_caught(mirror: Path, private_cache: Path) -> None:
+def test_reliability_cache_corrupted_in_place_during_a_process_is_caught(mirror: Path, fresh_cache: Path) -> None:
     cached = _cached_esol(mirror)
     assert len(sd.load("esol", progress=False)) == 1128
     _flip_bit_keep_size_and_mtime(cached, offset=900)
@@ -68,7 +57,7 @@ def test_reliability_cache_corrupted_in_place_during_a_process_is_caught(mirror:
         sd.load("esol", progress=False)  # same process: the ctime changed, so the file is hashed again
 
 
-def test_reliability_recorded_hash_is_the_hash_of_the_bytes_read(mirror: Path, private_cache: Path) -> None:
+def test_reliability_recorded_hash_is_the_hash_of_the_bytes_read(mirror: Path, fresh_cache: Path) -> None:
     cached = _cached_esol(mirror)
     ds = sd.load("esol", progress=False)
     assert ds.data_sha256 == sha256_file(cached)
@@ -110,7 +99,7 @@ def _files_under(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
 
-def test_reliability_dripping_server_hits_the_total_deadline(private_cache: Path, drip_server: str,
+def test_reliability_dripping_server_hits_the_total_deadline(fresh_cache: Path, drip_server: str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCIPTM_DATA_URL", drip_server)
     monkeypatch.setenv("SCIPTM_DOWNLOAD_DEADLINE", "1.5")
@@ -122,10 +111,10 @@ def test_reliability_dripping_server_hits_the_total_deadline(private_cache: Path
     assert took < 5, took
     assert "SCIPTM_DOWNLOAD_DEADLINE" in str(err.value) and "of 3.9 KiB" in str(err.value)
     assert isinstance(err.value, SciptmError)
-    assert _files_under(private_cache) == []  # no partial file left
+    assert _files_under(fresh_cache) == []  # no partial file left
 
 
-def test_reliability_dripping_server_below_the_minimum_rate(private_cache: Path, drip_server: str,
+def test_reliability_dripping_server_below_the_minimum_rate(fresh_cache: Path, drip_server: str,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCIPTM_DATA_URL", drip_server)
     monkeypatch.setenv("SCIPTM_DOWNLOAD_MIN_RATE", "1000")  # the server gives ~50 B/s
@@ -134,10 +123,10 @@ def test_reliability_dripping_server_below_the_minimum_rate(private_cache: Path,
     with pytest.raises(DataUnavailableError, match=r"too slow .*minimum is 1000 B/s"):
         sd.load("esol", progress=False)
     assert time.monotonic() - t0 < 5
-    assert _files_under(private_cache) == []
+    assert _files_under(fresh_cache) == []
 
 
-def test_reliability_bad_download_setting_is_a_config_error(private_cache: Path, drip_server: str,
+def test_reliability_bad_download_setting_is_a_config_error(fresh_cache: Path, drip_server: str,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from sciptm.errors import ConfigError
 
