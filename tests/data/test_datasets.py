@@ -116,8 +116,8 @@ def test_required_cards_exist_with_registry_domains() -> None:
 
 
 def test_card_tasks_and_metrics_are_registered_names() -> None:
-    from sciptm.metrics import METRICS
     from sciptm.heads.tasks import TASKS
+    from sciptm.metrics import METRICS
 
     for name, card in CARDS.items():
         if card.task == "unlabeled":
