@@ -21,15 +21,17 @@ _LAZY = {
     "Encoder": "sciptm.encoders",
     "EncoderOutput": "sciptm.encoders",
     "PropertyPredictor": "sciptm.predictor",
+    "HybridProbe": "sciptm.hybrid",
     "show_tokens": "sciptm.domains.view",
 }
 
-__all__ = ["Encoder", "EncoderOutput", "PropertyPredictor", "__version__", "errors", "show_tokens"]
+__all__ = ["Encoder", "EncoderOutput", "HybridProbe", "PropertyPredictor", "__version__", "errors", "show_tokens"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from sciptm import errors
     from sciptm.domains.view import show_tokens
     from sciptm.encoders import Encoder, EncoderOutput
+    from sciptm.hybrid import HybridProbe
     from sciptm.predictor import PropertyPredictor
 
 

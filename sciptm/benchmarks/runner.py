@@ -81,20 +81,17 @@ def check_task_names(tasks: Sequence[str]) -> None:
 
 
 def check_model_names(models: Sequence[str]) -> None:
-    """Raise :class:`~sciptm.errors.ConfigError` before any work for a probe with side features
-    (``<encoder>+rdkit2d:probe``: a probe is a ridge on the frozen embedding; fine-tune ``<encoder>+rdkit2d``
-    instead). Other names are checked by their model when it runs."""
+    """Raise :class:`~sciptm.errors.ConfigError` (or ``UnknownNameError``) before any work for a hybrid probe
+    (``<encoder>+rdkit2d:probe``, :mod:`sciptm.benchmarks.models.hybrid`) whose encoder or feature set cannot
+    be named. Other names are checked by their model when it runs."""
     from sciptm.benchmarks.models import MODELS
-    from sciptm.errors import ConfigError
 
     for name in models:
         if name in MODELS:
             continue
         spec = ModelSpec.parse(name)
         if spec.probe and spec.features:
-            raise ConfigError(f"model {name!r}: a probe takes no side features (it is a ridge on the frozen "
-                              f"embedding); fine-tune {str(spec.fine_tuned())!r} instead, or drop "
-                              f"'+{spec.features}'")
+            spec.check()
 
 
 def column_split(df: Any, column: str, seed: int, name: str = "data", valid_fraction: float = 0.1) -> Split:
@@ -329,7 +326,7 @@ class Runner:
 
         executor = executor or SerialExecutor()
         check_task_names(tasks)  # a typo in the last task must not surface after hours of the first ones
-        check_model_names(models)  # nor a model name that cannot run (e.g. a probe with side features)
+        check_model_names(models)  # nor a model name that cannot run (e.g. an unknown side-feature set)
         self.out.mkdir(parents=True, exist_ok=True)
         self.grid = self.grid_record(tasks, models, seeds, command)  # this invocation (sciptm.benchmarks.collect)
         grid = [(t, m, s) for t in tasks for m in models for s in seeds]

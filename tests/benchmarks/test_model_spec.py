@@ -39,9 +39,10 @@ def test_build_model_dispatches_on_the_parsed_name(tmp_path, monkeypatch) -> Non
     monkeypatch.chdir(tmp_path)
     (tmp_path / "myenc").mkdir()  # a local folder is a valid encoder base
     assert build_model("myenc:probe").base == "myenc"
-    # side features in a probe are refused by name, before any run starts (issue #14 item 9)
-    with pytest.raises(ValueError, match="a probe takes no side features"):
-        build_model("sciptm/smiles-small+rdkit2d:probe")
+    # side features in a probe make a hybrid probe (issue #12 item 2); an unknown feature set is refused by name
+    assert build_model("sciptm/smiles-small+rdkit2d:probe").features == "rdkit2d"
+    with pytest.raises(KeyError, match="rdkit2d"):
+        build_model("sciptm/smiles-small+nosuchset:probe")
 
 
 def test_quick_lists_fall_back_to_tiny_with_the_same_shape() -> None:

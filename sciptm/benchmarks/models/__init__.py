@@ -41,7 +41,12 @@ def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
     options = dict(options or {})
     if name in MODELS:
         return MODELS.get(name)(options)
-    if ModelSpec.parse(name).probe:  # frozen encoder embeddings + RidgeCV (models/probe.py)
+    spec = ModelSpec.parse(name)
+    if spec.probe and spec.features:  # embedding ++ descriptors, head by inner validation (models/hybrid.py)
+        from sciptm.benchmarks.models.hybrid import HybridProbe
+
+        return HybridProbe(name, options)
+    if spec.probe:  # frozen encoder embeddings + RidgeCV (models/probe.py)
         from sciptm.benchmarks.models.probe import EmbeddingProbe
 
         return EmbeddingProbe(name, options)
@@ -91,10 +96,14 @@ def option_keys(name: str) -> frozenset[str] | None:
             return PROBE_KEYS
         return _finetune_keys() if "/" in name else None  # e.g. chgnet/0.3.0 (fine-tuned with a head)
     try:
-        probe = ModelSpec.parse(name).probe
+        parsed = ModelSpec.parse(name)
     except Exception:  # noqa: BLE001 - a bad name is reported when the model is built
         return None
-    return PROBE_KEYS if probe else _finetune_keys()
+    if parsed.probe and parsed.features:
+        from sciptm.benchmarks.models.hybrid import HYBRID_KEYS
+
+        return HYBRID_KEYS
+    return PROBE_KEYS if parsed.probe else _finetune_keys()
 
 
 def check_model_options(model_options: Any, models: Any = None) -> dict[str, dict[str, Any]]:

@@ -156,8 +156,8 @@ class EmbeddingProbe:
             raise ConfigError(f"a probe model is named '<encoder>{PROBE_SUFFIX}', got {spec!r}")
         parsed.check()
         if parsed.features:
-            raise ConfigError(f"{spec!r}: a probe takes no side features (it is a ridge on the frozen embedding); "
-                             f"fine-tune '{parsed.encoder}+{parsed.features}' instead")
+            raise ConfigError(f"{spec!r}: EmbeddingProbe takes no side features; build it with build_model(), "
+                             "which runs '<encoder>+<features>:probe' as a hybrid probe (models/hybrid.py)")
         self.name = spec
         self.base = parsed.encoder
         self.options = dict(options)
