@@ -6,7 +6,8 @@ Layout of ``<out>/checkpoints/step-00001000/``::
     optimizer.pt         optimizer.state_dict()      (tensors and plain values: loads with weights_only=True)
     scheduler.pt         scheduler.state_dict()
     rng.pt               torch CPU (+ CUDA) generator states
-    trainer_state.json   step, tokens seen, data position, corpus fingerprint
+    trainer_state.json   step, tokens seen, data position, corpus fingerprint, objectives
+    head/                regression head of multi-objective runs (see sciptm.pretraining.heads)
 
 A checkpoint is written into ``.tmp-step-...`` and renamed into place with ``os.replace``, so a crash
 mid-write leaves the previous checkpoint as the latest complete one.
@@ -17,7 +18,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -38,8 +39,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(folder: Path, step: int, encoder, optimizer, scheduler, trainer_state: dict[str, Any],
-                    keep: int = 2) -> Path:
-    """Write the checkpoint of ``step`` atomically under ``folder``; keep the newest ``keep`` ones."""
+                    keep: int = 2, extra: Callable[[Path], None] | None = None) -> Path:
+    """Write the checkpoint of ``step`` atomically under ``folder``; keep the newest ``keep`` ones.
+    ``extra(tmp_folder)`` writes more files (a regression head) before the folder is renamed into place."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{_PREFIX}{step:08d}"
     tmp = folder / f".tmp-{_PREFIX}{step:08d}-{os.getpid()}"
@@ -49,6 +51,8 @@ def save_checkpoint(folder: Path, step: int, encoder, optimizer, scheduler, trai
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save(rng_state(), tmp / "rng.pt")
+    if extra is not None:
+        extra(tmp)
     (tmp / "trainer_state.json").write_text(json.dumps({**trainer_state, "step": step}, indent=2))
     if final.exists():  # re-saving the same step (e.g. an early stop right after a periodic save)
         shutil.rmtree(final)

@@ -82,10 +82,12 @@ class Collator:
     objective: ``"mlm"`` (masked LM) or ``"clm"`` (causal LM).
     crop: ``"random"`` window or ``"head"`` for sequences longer than ``max_length``.
     probability, mask_ratio, random_ratio: masking rates (MLM only).
+    mask: ``False`` leaves the inputs clean and every label ``-100`` (no language-model targets: a run whose
+        language-model objective has weight 0 trains only its regression objectives on unmasked inputs).
     """
 
     def __init__(self, tokenizer, max_length: int, objective: str = "mlm", crop: str = "random",
-                 probability: float = 0.15, mask_ratio: float = 0.8, random_ratio: float = 0.1):
+                 probability: float = 0.15, mask_ratio: float = 0.8, random_ratio: float = 0.1, mask: bool = True):
         if objective not in ("mlm", "clm"):
             raise ValueError(f"objective must be 'mlm' or 'clm', not {objective!r}")
         if crop not in ("random", "head"):
@@ -99,6 +101,7 @@ class Collator:
         self.objective = objective
         self.crop = crop
         self.probability, self.mask_ratio, self.random_ratio = probability, mask_ratio, random_ratio
+        self.mask = mask
         if objective == "mlm" and tokenizer.mask_token_id is None:
             raise ValueError("masked-LM pretraining needs a tokenizer with a mask token")
         self.pad_id = tokenizer.pad_token_id
@@ -128,7 +131,10 @@ class Collator:
             attention[i, :len(row)] = 1
             real[i, len(self.prefix):len(row) - len(self.suffix)] = True
         real &= ~np.isin(ids, self.special_ids)  # e.g. [UNK] inside a text is never a target
-        if self.objective == "clm":
+        if not self.mask:
+            labels = np.full_like(ids, IGNORE)
+            inputs = ids
+        elif self.objective == "clm":
             labels = np.where(attention == 1, ids, IGNORE)
             inputs = ids
         else:

@@ -21,6 +21,8 @@ import yaml
 _PRECISIONS = ("no", "bf16", "fp16")
 _CROPS = ("random", "head")
 _SCHEDULES = ("linear", "cosine", "constant")
+#: objective names of ``objectives`` (``mlm`` and ``clm`` both mean the architecture's language-model loss)
+OBJECTIVES = ("mlm", "clm", "descriptors", "formation_energy")
 
 
 def _check_value_types(cls: type, values: dict[str, Any]) -> None:
@@ -80,6 +82,24 @@ class PretrainConfig:
     mlm_probability / mask_ratio / random_ratio: dynamic masking (15%, 80% [MASK], 10% random, 10% kept).
     augment: SMILES enumeration (``domain.augment``) with probability ``augment_probability``.
 
+    Objectives (multi-objective pretraining)
+    ----------------------------------------
+    objectives: ``{name: weight}`` of the summed loss; ``None`` = ``{"mlm": 1.0}`` (the language-model
+        objective alone). Names: ``mlm`` (masked LM; ``clm`` for causal architectures, weight may be ``0``),
+        ``descriptors`` (standardized descriptors of each item regressed from the mean-pooled embedding:
+        RDKit 2D descriptors for SMILES, Magpie composition features for crystals) and
+        ``formation_energy`` (crystals: the MP formation energy of ``label_file``). See
+        :mod:`sciptm.pretraining.targets`.
+    target_clip: standardized targets are clipped to ``[-target_clip, target_clip]`` (outliers).
+    label_file: ``id,value`` CSV (no header) of per-record labels for ``formation_energy``; a path, a path
+        under the mirror, or ``<archive>::<member>`` inside the corpus tar; ``None`` = the ``id_prop.csv``
+        member of the corpus archive.
+    head_hidden: width of the regression head's hidden layer (``None``: the encoder's hidden size).
+    init_from: start from these weights (a saved encoder folder or a shipped name such as
+        ``sciptm/smiles-small``) instead of a fresh ``size``/``architecture`` model (continued pretraining).
+    block_label_splits: crystals with ``formation_energy``: also drop the corpus items in the test split of
+        ``mp_formation_energy`` for these seeds (the benchmark built from the same corpus and labels).
+
     Optimisation
     ------------
     max_steps, batch_size, lr, weight_decay, warmup_steps, schedule, grad_clip, seed.
@@ -118,6 +138,13 @@ class PretrainConfig:
     augment: bool = False
     augment_probability: float = 0.5
 
+    objectives: dict[str, float] | None = None
+    target_clip: float = 5.0
+    label_file: str | None = None
+    head_hidden: int | None = None
+    init_from: str | None = None
+    block_label_splits: list[int] | None = None
+
     max_steps: int = 1000
     batch_size: int = 128
     lr: float = 5e-4
@@ -155,10 +182,36 @@ class PretrainConfig:
              "eval_every, checkpoint_every and log_every must be >= 1"),
             (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
             (self.max_length is None or self.max_length >= 4, f"max_length must be >= 4, got {self.max_length}"),
+            (self.target_clip > 0, f"target_clip must be > 0, got {self.target_clip}"),
         ]
+        from sciptm.errors import ConfigError
+
+        if self.objectives is not None:
+            if not isinstance(self.objectives, dict) or not self.objectives:
+                raise ConfigError(f"objectives must be a mapping of objective name to weight, got {self.objectives!r}")
+            unknown = sorted(set(self.objectives) - set(OBJECTIVES))
+            if unknown:
+                raise ConfigError(f"unknown objectives {unknown}; known: {list(OBJECTIVES)}")
+            for name, weight in self.objectives.items():
+                if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+                    raise ConfigError(f"objective {name!r}: weight must be a number >= 0, got {weight!r}")
+            if not any(float(w) > 0 for w in self.objectives.values()):
+                raise ConfigError(f"objectives {self.objectives}: at least one weight must be > 0")
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    def objective_weights(self) -> dict[str, float]:
+        """``{objective: weight}`` with the language-model objective named ``lm`` (``mlm``/``clm`` alike)."""
+        raw = self.objectives if self.objectives is not None else {"mlm": 1.0}
+        out = {("lm" if k in ("mlm", "clm") else k): float(v) for k, v in raw.items()}
+        out.setdefault("lm", 0.0)
+        return out
+
+    def regression_objectives(self) -> list[str]:
+        """The regression objectives with a weight > 0, in a fixed order."""
+        weights = self.objective_weights()
+        return [name for name in OBJECTIVES if name not in ("mlm", "clm") and weights.get(name, 0.0) > 0]
 
     @property
     def objective(self) -> str:

@@ -6,6 +6,9 @@ of crystals and RDKit canonicalization are the slow part), and writes
 
 - ``texts.txt``: one token text per line, every valid item, in file order;
 - ``train.npy`` / ``val.npy``: ``N x 2`` int64 byte ranges into ``texts.txt`` of the kept items;
+- ``ids.txt`` / ``train_rows.npy`` / ``val_rows.npy``: the record id of every valid item (one a line, the
+  order of ``texts.txt``) and the line of each kept item, so per-record labels (e.g. the formation energies
+  of the MP corpus) can be joined to the kept items;
 - ``stats.json``: counts per split (read, invalid, duplicates, benchmark overlap, kept) and examples.
 
 Only 64-bit key hashes (8 bytes an item) are held in memory for de-duplication and filtering, never
@@ -47,7 +50,7 @@ from sciptm.pretraining.config import PretrainConfig
 from sciptm.pretraining.keys import KEYERS, CorpusKeyer, bench_name, hash_keys, key_hash
 from sciptm.pretraining.sources import Record, iter_records
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: record ids of the kept items (ids.txt, *_rows.npy)
 _CHUNK = 1000
 _EXAMPLES = 5
 
@@ -98,6 +101,14 @@ class PreparedCorpus:
     @property
     def fingerprint(self) -> str:
         return self.folder.name
+
+    def record_ids(self, split: str) -> list[str]:
+        """Record ids (CSV row number, FASTA name, CIF member name) of the kept items of ``split``, in order."""
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', not {split!r}")
+        rows = np.load(self.folder / f"{split}_rows.npy")
+        ids = (self.folder / "ids.txt").read_text(encoding="utf-8").split("\n")
+        return [ids[int(i)] for i in rows]
 
 
 # --------------------------------------------------------------------------------------- workers
@@ -164,7 +175,7 @@ class _Scan:
 
 
 def _scan(source: Path, cfg: PretrainConfig, limit: int | None, out_handle, blocked_ids: set[str],
-          workers: int, domain_config: dict[str, Any], keyer_name: str) -> _Scan:
+          workers: int, domain_config: dict[str, Any], keyer_name: str, ids_handle=None) -> _Scan:
     scan = _Scan()
     records = iter_records(source)
     if limit is not None:
@@ -193,6 +204,8 @@ def _scan(source: Path, cfg: PretrainConfig, limit: int | None, out_handle, bloc
                 data = (text + "\n").encode("utf-8")
                 start = out_handle.tell()
                 out_handle.write(data)
+                if ids_handle is not None:
+                    ids_handle.write((str(info).replace("\n", " ") + "\n").encode("utf-8"))
                 n = len(scan.dedup)
                 scan.ranges.extend((start, start + len(data) - 1))
                 scan.dedup.append(dedup)
@@ -330,13 +343,15 @@ def prepare_corpus(cfg: PretrainConfig, log: Callable[[str], None] | None = None
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     domain_config = domain.to_config()
-    with open(tmp / "texts.txt", "wb") as handle:
+    with open(tmp / "texts.txt", "wb") as handle, open(tmp / "ids.txt", "wb") as ids_handle:
         log(f"corpus: scanning {train_path} with {workers} worker(s)")
-        train_scan = _scan(train_path, cfg, cfg.max_items, handle, blocked_ids, workers, domain_config, keyer_name)
+        train_scan = _scan(train_path, cfg, cfg.max_items, handle, blocked_ids, workers, domain_config, keyer_name,
+                           ids_handle)
         val_scan = None
         if val_path is not None:
             log(f"corpus: scanning {val_path}")
-            val_scan = _scan(val_path, cfg, cfg.max_val_items, handle, blocked_ids, workers, domain_config, keyer_name)
+            val_scan = _scan(val_path, cfg, cfg.max_val_items, handle, blocked_ids, workers, domain_config,
+                             keyer_name, ids_handle)
 
     train_keep, train_counts = _filter(train_scan, benchmark)
     train_ranges = np.frombuffer(train_scan.ranges, dtype=np.int64).reshape(-1, 2)
@@ -353,11 +368,13 @@ def prepare_corpus(cfg: PretrainConfig, log: Callable[[str], None] | None = None
         stats["val"] = {"source": "held out from train by key hash", "fraction": cfg.val_fraction,
                         "kept": int(val_final.sum())}
         train_ranges = train_ranges[train_final]
+        train_rows, val_rows = np.flatnonzero(train_final), np.flatnonzero(val_final)
     else:
         val_dedup = np.frombuffer(val_scan.dedup, dtype=np.uint64)
         val_keep, val_counts = _filter(val_scan, benchmark, np.isin(val_dedup, train_dedup[train_keep]))
         val_ranges = np.frombuffer(val_scan.ranges, dtype=np.int64).reshape(-1, 2)[val_keep]
         train_ranges = train_ranges[train_keep]
+        train_rows, val_rows = np.flatnonzero(train_keep), len(train_dedup) + np.flatnonzero(val_keep)
         stats["val"] = val_counts
     stats["train"] = train_counts
     stats["seconds"] = round(time.time() - start, 1)
@@ -366,6 +383,8 @@ def prepare_corpus(cfg: PretrainConfig, log: Callable[[str], None] | None = None
                          f"invalid examples: {train_counts['invalid_examples']}")
     np.save(tmp / "train.npy", train_ranges)
     np.save(tmp / "val.npy", val_ranges)
+    np.save(tmp / "train_rows.npy", train_rows.astype(np.int64))
+    np.save(tmp / "val_rows.npy", val_rows.astype(np.int64))
     (tmp / "stats.json").write_text(json.dumps(stats, indent=2))
     try:
         os.replace(tmp, folder)

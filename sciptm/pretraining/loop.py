@@ -32,18 +32,23 @@ from typing import Any, Callable
 import torch
 import yaml
 
+from sciptm.domains import get_domain
 from sciptm.encoders import Encoder
 from sciptm.encoders.device import resolve_precision
 from sciptm.pretraining.checkpoint import latest_checkpoint, load_state, save_checkpoint, set_rng_state
 from sciptm.pretraining.collate import IGNORE, Collator
 from sciptm.pretraining.config import PretrainConfig
 from sciptm.pretraining.corpus import PreparedCorpus, format_counts, prepare_corpus
+from sciptm.pretraining.heads import MultiObjectiveModel, RegressionHead, evaluate_objectives, load_head, save_head
 from sciptm.pretraining.report import MetricsLog, model_card, plot_curves
 from sciptm.pretraining.stream import StepBatches, fixed_batches
+from sciptm.pretraining.targets import Targets, build_targets
 
 #: config fields that may differ between a run and its resumption (they do not change the result)
 RESUMABLE_CHANGES = frozenset({"max_minutes", "num_workers", "workers", "cache_dir", "log_every", "device", "mirror",
                                "cpu_threads"})
+#: keys added after runs were recorded: a config.yaml without them holds their defaults
+_LATER_KEYS = ("objectives", "target_clip", "label_file", "head_hidden", "init_from", "block_label_splits")
 
 
 @dataclass
@@ -113,6 +118,8 @@ def evaluate(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]], dev
 
 
 def _check_resumable(saved: dict[str, Any], cfg: PretrainConfig) -> None:
+    defaults = PretrainConfig().to_dict()
+    saved = {**{k: defaults[k] for k in _LATER_KEYS}, **saved}
     now = cfg.to_dict()
     changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
     if changed:
@@ -168,28 +175,44 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
         torch.set_num_threads(cfg.cpu_threads)
     device = accelerator.device
 
-    if latest is None:
-        encoder = Encoder.from_config(domain=cfg.domain, size=cfg.size, architecture=cfg.architecture, seed=cfg.seed)
-    else:
+    if latest is not None:
         encoder = Encoder.from_pretrained(latest / "model")
+    elif cfg.init_from:
+        encoder = Encoder.from_pretrained(cfg.init_from)
+        if encoder.domain.name != get_domain(cfg.domain).name:
+            raise ValueError(f"init_from {cfg.init_from!r} is a {encoder.domain.name} encoder, the config's domain "
+                             f"is {get_domain(cfg.domain).name}")
+        log(f"initialised from {cfg.init_from} (size / architecture keys not used)")
+    else:
+        encoder = Encoder.from_config(domain=cfg.domain, size=cfg.size, architecture=cfg.architecture, seed=cfg.seed)
     model = encoder.lm_model
     if model is None:
         raise ValueError(f"architecture {cfg.architecture!r} has no language-model head to pretrain")
     objective = "clm" if encoder.model.config.model_type == "gpt2" else "mlm"
+    weights = cfg.objective_weights()
+    targets: Targets | None = build_targets(cfg, corpus, log=log)
+    head = None
+    if targets is not None:
+        if latest is not None and (latest / "head").exists():
+            head, _ = load_head(latest / "head")
+        else:
+            torch.manual_seed(cfg.seed + 1)
+            head = RegressionHead(encoder.hidden_size, targets.width, cfg.head_hidden)
+    objectives_model = MultiObjectiveModel(model, weights, targets.slices if targets else {}, head, objective)
     limit = encoder.tokenizer.model_max_length
     max_length = cfg.max_length or limit
     if max_length > limit:
         raise ValueError(f"max_length {max_length} exceeds the model's {limit} positions")
     collator = Collator(encoder.tokenizer, max_length, objective, cfg.crop, cfg.mlm_probability, cfg.mask_ratio,
-                        cfg.random_ratio)
+                        cfg.random_ratio, mask=weights["lm"] > 0)
     stream = StepBatches(corpus.train, collator, cfg.batch_size, cfg.seed, encoder.domain, cfg.augment,
-                         cfg.augment_probability, cfg.bucket_pool)
+                         cfg.augment_probability, cfg.bucket_pool, targets=targets.train if targets else None)
     val_batches = fixed_batches(corpus.val, collator, cfg.val_size, cfg.batch_size, cfg.seed,
-                                by_length=cfg.bucket_pool > 1)
+                                by_length=cfg.bucket_pool > 1, targets=targets.val if targets else None)
 
-    optimizer = _optimizer(model, cfg)
+    optimizer = _optimizer(objectives_model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LrSchedule(cfg.warmup_steps, cfg.max_steps, cfg.schedule))
-    model, optimizer = accelerator.prepare(model, optimizer)
+    model, optimizer = accelerator.prepare(objectives_model, optimizer)
 
     step, tokens_seen, resumed_from = 0, 0, None
     if latest is not None:
@@ -207,21 +230,27 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
     else:
         torch.manual_seed(cfg.seed)  # dropout stream of a fresh run, independent of model-building history
 
-    log(f"{encoder!r}; objective {objective}; device {device}; precision {cfg.precision}; "
+    log(f"{encoder!r}; objectives {_describe(weights, objective)}; device {device}; precision {cfg.precision}; "
         f"{len(corpus.train)} train / {len(corpus.val)} val items; {stream.steps_per_epoch} steps per epoch")
     autocast = accelerator.autocast
     if step == 0:
-        base = evaluate(model, val_batches, device, objective, autocast)
+        base = evaluate_objectives(model, val_batches, device, autocast)
         metrics.write({"split": "val", "step": 0, **base, "tokens_seen": 0})
-        log(f"step 0 (untrained): val loss {base['loss']:.4f}, accuracy {base['accuracy']:.4f}")
+        log(f"step 0 ({'untrained' if not cfg.init_from else 'initial weights'}): val {_scores(base)}")
+
+    def save_head_into(folder: Path) -> None:
+        if head is not None:
+            save_head(folder / "head", head, {"targets": targets.to_dict()})
 
     def checkpoint(at: int) -> None:
         trainer_state = {"tokens_seen": tokens_seen, "corpus": corpus.fingerprint, "seed": cfg.seed,
-                         "data_position": stream.position(at), "objective": objective}
-        save_checkpoint(ckpt_dir, at, encoder, optimizer, scheduler, trainer_state, cfg.keep_checkpoints)
+                         "data_position": stream.position(at), "objective": objective, "objectives": weights}
+        save_checkpoint(ckpt_dir, at, encoder, optimizer, scheduler, trainer_state, cfg.keep_checkpoints,
+                        extra=save_head_into)
 
     last_val: dict[str, float] | None = None
     window_loss = torch.zeros((), device=device)
+    window_parts: dict[str, float] = {}
     window_steps, window_tokens, window_padded, window_start = 0, 0, 0, time.time()
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, sampler=range(step, cfg.max_steps), num_workers=cfg.num_workers,
@@ -234,8 +263,12 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
         n_tokens = int(batch["attention_mask"].sum())
         window_padded += int(batch["attention_mask"].numel())
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        loss = model(**batch).loss
+        parts_out = model(**batch)
+        loss = parts_out["loss"]
         accelerator.backward(loss)
+        for name, part in parts_out.items():
+            if not name.startswith("_") and name != "loss":
+                window_parts[name] = window_parts.get(name, 0.0) + float(part.detach())
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
@@ -253,15 +286,19 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
                    "tokens_per_s": window_tokens / max(elapsed, 1e-9),
                    "padding": round(1.0 - window_tokens / max(window_padded, 1), 4),
                    "elapsed_s": round(time.time() - start_wall, 1)}
+            if targets is not None or weights["lm"] != 1.0:
+                row["losses"] = {k: v / window_steps for k, v in window_parts.items()}
             metrics.write(row)
-            log(f"step {step}: loss {row['loss']:.4f}, lr {row['lr']:.2e}, {row['tokens_per_s']:.0f} tokens/s")
+            parts = "".join(f", {k} {v:.4f}" for k, v in row.get("losses", {}).items())
+            log(f"step {step}: loss {row['loss']:.4f}{parts}, lr {row['lr']:.2e}, {row['tokens_per_s']:.0f} tokens/s")
+            window_parts = {}
             window_loss.zero_()
             window_steps, window_tokens, window_padded, window_start = 0, 0, 0, time.time()
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            last_val = {**evaluate(model, val_batches, device, objective, autocast), "step": step}
+            last_val = {**evaluate_objectives(model, val_batches, device, autocast), "step": step}
             metrics.write({"split": "val", **last_val, "tokens_seen": tokens_seen})
-            plot_curves(metrics, out / "loss_curve.png", f"{encoder.domain.name} {objective} pretraining")
-            log(f"step {step}: val loss {last_val['loss']:.4f}, accuracy {last_val['accuracy']:.4f}")
+            plot_curves(metrics, out / "loss_curve.png", f"{encoder.domain.name} {_describe(weights, objective)} pretraining")
+            log(f"step {step}: val {_scores(last_val)}")
         over_time = cfg.max_minutes is not None and time.time() - start_wall > 60 * cfg.max_minutes
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps or over_time or step == stop_after:
             checkpoint(step)
@@ -274,25 +311,56 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
             return PretrainResult(out, None, step, tokens_seen, None, last_val or {}, corpus.stats, resumed_from)
 
     if last_val is None or last_val["step"] != step:
-        last_val = {**evaluate(model, val_batches, device, objective, autocast), "step": step}
+        last_val = {**evaluate_objectives(model, val_batches, device, autocast), "step": step}
         metrics.write({"split": "val", **last_val, "tokens_seen": tokens_seen})
-    plot_curves(metrics, out / "loss_curve.png", f"{encoder.domain.name} {objective} pretraining")
+    plot_curves(metrics, out / "loss_curve.png", f"{encoder.domain.name} {_describe(weights, objective)} pretraining")
     untrained = next((r for r in metrics.rows("val") if r["step"] == 0), None)
+    wall_total = _wall_total(metrics, time.time() - start_wall, resumed_from)
     encoder_dir = _export(out, encoder, accelerator, cfg, corpus, objective, step, tokens_seen, untrained, last_val,
-                          command, time.time() - start_wall, device, stopped_early)
-    log(f"exported {encoder_dir}: val accuracy {last_val['accuracy']:.4f} "
-        f"(untrained {untrained['accuracy']:.4f})" if untrained else f"exported {encoder_dir}")
+                          command, wall_total, device, stopped_early, weights, targets)
+    if head is not None:
+        save_head_into(encoder_dir)
+        import shutil
+
+        for name in ("regression_head.safetensors", "regression_head.json"):
+            shutil.move(str(encoder_dir / "head" / name), str(encoder_dir / name))
+        shutil.rmtree(encoder_dir / "head")
+    log(f"exported {encoder_dir}: val {_scores(last_val)} (step 0: {_scores(untrained)})" if untrained
+        else f"exported {encoder_dir}")
     return PretrainResult(out, encoder_dir, step, tokens_seen,
-                          {k: untrained[k] for k in ("loss", "accuracy")} if untrained else None,
+                          {k: untrained[k] for k in untrained if k not in ("split", "step", "tokens_seen")}
+                          if untrained else None,
                           last_val, corpus.stats, resumed_from)
+
+
+def _describe(weights: dict[str, float], objective: str) -> str:
+    parts = [f"{objective if k == 'lm' else k}={v:g}" for k, v in weights.items() if v > 0 or k == "lm"]
+    return "+".join(parts) if len(parts) > 1 or weights.get("lm") != 1.0 else objective
+
+
+def _scores(row: dict[str, Any] | None) -> str:
+    if not row:
+        return "-"
+    keys = [k for k in ("loss", "accuracy") if k in row] + sorted(k for k in row if k.endswith(("_mse", "_r2")))
+    return ", ".join(f"{k} {row[k]:.4f}" for k in keys)
+
+
+def _wall_total(metrics: MetricsLog, this_session: float, resumed_from: int | None) -> float:
+    """Training wall time over every session of the run: the last logged ``elapsed_s`` before this session
+    resumed, plus this session's."""
+    if resumed_from is None:
+        return this_session
+    before = [r.get("elapsed_s", 0.0) for r in metrics.rows("train") if r["step"] <= resumed_from]
+    return (before[-1] if before else 0.0) + this_session
 
 
 def _export(out: Path, encoder: Encoder, accelerator, cfg: PretrainConfig, corpus: PreparedCorpus, objective: str,
             step: int, tokens_seen: int, untrained: dict[str, Any] | None, final: dict[str, Any],
-            command: str | None, wall_s: float, device: torch.device, stopped_early: bool) -> Path:
+            command: str | None, wall_s: float, device: torch.device, stopped_early: bool,
+            weights: dict[str, float] | None = None, targets: Targets | None = None) -> Path:
     import shutil
 
-    accelerator.unwrap_model(encoder.lm_model, keep_fp32_wrapper=False)
+    accelerator.unwrap_model(encoder.lm_model, keep_fp32_wrapper=False)  # (the prepared module is the wrapper)
     target = out / "encoder"
     if target.exists():
         shutil.rmtree(target)
@@ -305,7 +373,9 @@ def _export(out: Path, encoder: Encoder, accelerator, cfg: PretrainConfig, corpu
                      "tokens_seen": tokens_seen, "lr": cfg.lr, "schedule": cfg.schedule,
                      "warmup_steps": cfg.warmup_steps, "precision": cfg.precision, "device": str(device),
                      "wall_s": wall_s, "stopped_early": stopped_early},
-        "untrained": untrained, "final": final,
+        "untrained": untrained, "final": final, "init_from": cfg.init_from,
+        "objectives": {(objective if k == "lm" else k): v for k, v in (weights or {"lm": 1.0}).items()},
+        "targets": targets.to_dict() if targets is not None else None,
         "command": command or " ".join(shlex.quote(a) for a in sys.argv), "config_yaml": cfg.to_yaml(),
     }
     (target / "README.md").write_text(model_card(summary))

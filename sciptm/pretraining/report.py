@@ -42,12 +42,21 @@ def plot_curves(log: MetricsLog, path: Path, title: str) -> Path:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     if train:
         ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], label="train", alpha=0.7)
-    if val:
-        ax_loss.plot([r["step"] for r in val], [r["loss"] for r in val], "o-", label="validation")
-        ax_acc.plot([r["step"] for r in val], [r["accuracy"] for r in val], "o-", color="C1")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy (masked tokens)", title="loss")
+    lm_val = [r for r in val if "loss" in r]
+    if lm_val:
+        ax_loss.plot([r["step"] for r in lm_val], [r["loss"] for r in lm_val], "o-", label="validation (LM)")
+        ax_acc.plot([r["step"] for r in lm_val], [r["accuracy"] for r in lm_val], "o-", color="C1", label="token accuracy")
+    for i, key in enumerate(sorted({k for r in val for k in r if k.endswith("_r2")})):
+        rows = [r for r in val if key in r]
+        ax_acc.plot([r["step"] for r in rows], [r[key] for r in rows], "s--", color=f"C{i + 2}", label=f"{key} (val)")
+    for i, key in enumerate(sorted({k for r in val for k in r if k.endswith("_mse")})):
+        rows = [r for r in val if key in r]
+        ax_loss.plot([r["step"] for r in rows], [r[key] for r in rows], "s--", color=f"C{i + 2}", label=f"{key} (val)")
+    ax_loss.set(xlabel="step", ylabel="loss (LM cross-entropy / standardized MSE)", title="loss")
     ax_loss.legend()
-    ax_acc.set(xlabel="step", ylabel="accuracy", title="validation token accuracy")
+    ax_acc.set(xlabel="step", ylabel="accuracy / R²", title="validation token accuracy / mean R²")
+    if ax_acc.lines:
+        ax_acc.legend()
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -59,12 +68,18 @@ def model_card(summary: dict[str, Any]) -> str:
     """Markdown card of an exported encoder: data, filtering counts, training, results, command, config."""
     s = summary
     c = s["corpus"]
+    objectives = s.get("objectives") or {s["objective"]: 1.0}
+    multi = len([w for w in objectives.values() if w > 0]) > 1 or objectives.get(s["objective"], 0.0) == 0
+    title = " + ".join(k.upper() if k in ("mlm", "clm") else k for k, w in objectives.items() if w > 0)
+    lm_text = ("masked-token prediction (15% dynamic masking, 80/10/10)" if s["objective"] == "mlm"
+               else "next-token prediction (causal LM)")
     lines = [
         "---", "library_name: transformers", f"tags: [sciptm, {s['domain']}, pretraining]", "---",
-        f"# sciptm {s['domain']} encoder ({s['architecture']}, {s['objective'].upper()} pretraining)", "",
+        f"# sciptm {s['domain']} encoder ({s['architecture']}, {title} pretraining)", "",
         f"- parameters (base model): {s['parameters']:,}; hidden size {s['hidden_size']}; weights stored as fp16",
-        "- objective: " + ("masked-token prediction (15% dynamic masking, 80/10/10)" if s["objective"] == "mlm"
-                           else "next-token prediction (causal LM)"),
+        ("- objective: " + lm_text) if not multi else
+        "- objectives (weight): " + "; ".join(f"`{k}` {w:g}" + (f" ({lm_text})" if k in ("mlm", "clm") else "")
+                                              for k, w in objectives.items()),
         "", "## Data", "",
         f"- training corpus: `{c.get('train_source')}`",
         f"- validation: `{c.get('val_source') or 'held out from the training corpus by key hash'}`",
@@ -88,6 +103,29 @@ def model_card(summary: dict[str, Any]) -> str:
                   "| benchmark | keys | found in corpus |", "|---|---|---|"]
         lines += [f"| {name} | {v['benchmark_keys']} | {v['found_in_corpus']} |" for name, v in overlap.items()]
         lines.append("")
+    targets = s.get("targets")
+    if targets:
+        lines += ["## Regression objectives", "",
+                  "Each objective's targets are regressed from the mean-pooled last hidden states by a small head "
+                  "(Linear-GELU-Linear), masked MSE on targets standardized with the training split's mean and std "
+                  "and clipped; columns constant or mostly missing on the training split are dropped. The head is "
+                  "stored beside the encoder as `regression_head.safetensors` + `regression_head.json` (target "
+                  "names, means, stds); `transformers.AutoModel` and `sciptm.Encoder.from_pretrained` ignore it.", "",
+                  "| objective | targets kept | dropped (constant) | dropped (mostly missing) | clip |",
+                  "|---|---|---|---|---|"]
+        for spec in targets["objectives"]:
+            d = spec.get("dropped", {})
+            lines.append(f"| {spec['objective']} | {len(spec['names'])} | {len(d.get('constant', []))} "
+                         f"| {len(d.get('mostly_missing', []))} | ±{spec['clip']:g} |")
+        lines.append("")
+        for spec in targets["objectives"]:
+            lines += [f"Target names ({spec['objective']}): " + ", ".join(f"`{n}`" for n in spec["names"]), ""]
+            dropped = [n for v in spec.get("dropped", {}).values() for n in v]
+            if dropped:
+                lines += [f"Dropped ({spec['objective']}): " + ", ".join(f"`{n}`" for n in dropped), ""]
+    if s.get("init_from"):
+        lines += [f"Initialised from `{s['init_from']}` (continued pretraining; tokens seen below count this run "
+                  "only).", ""]
     t = s["training"]
     lines += [
         "## Training", "",
@@ -96,13 +134,15 @@ def model_card(summary: dict[str, Any]) -> str:
         f"- optimiser: AdamW, lr {t['lr']}, {t['schedule']} schedule, {t['warmup_steps']} warm-up steps",
         f"- precision: {t['precision']}; device: {t['device']}; wall time {t['wall_s']:.0f} s",
         "", "## Validation", "",
-        "| model | loss | token accuracy |", "|---|---|---|",
     ]
     base, final = s["untrained"], s["final"]
+    cols = [k for k in ("loss", "accuracy") if k in final] + sorted(k for k in final if k.endswith(("_mse", "_r2")))
+    names = {"loss": "LM loss", "accuracy": "token accuracy"}
+    lines += ["| model | " + " | ".join(names.get(k, k) for k in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     if base:
-        lines.append(f"| untrained, same architecture and seed (step 0) | {base['loss']:.4f} "
-                     f"| {base['accuracy']:.4f} |")
-    lines.append(f"| this encoder (step {final['step']}) | {final['loss']:.4f} | {final['accuracy']:.4f} |")
+        first = "initial weights (step 0)" if s.get("init_from") else "untrained, same architecture and seed (step 0)"
+        lines.append(f"| {first} | " + " | ".join(f"{base[k]:.4f}" if k in base else "-" for k in cols) + " |")
+    lines.append(f"| this encoder (step {final['step']}) | " + " | ".join(f"{final[k]:.4f}" for k in cols) + " |")
     lines += ["", "![loss curve](loss_curve.png)", "", "## Reproduce", "", "```bash", s["command"], "```", "",
               "```yaml", s["config_yaml"].rstrip(), "```", "", "## Use", "", "```python", "import sciptm",
               'enc = sciptm.Encoder.from_pretrained("<this folder>")', "X = enc.embed([...])", "```", ""]

@@ -42,11 +42,14 @@ class StepBatches(torch.utils.data.Dataset):
         (SMILES enumeration) when ``augment`` is true.
     bucket_pool: batches per length-sorting pool (1 = no bucketing; see the module docstring). Items are
         sorted by token count (one tokenizer call per pool of ``bucket_pool`` steps, cached).
+    targets: ``len(corpus) x F`` regression targets (multi-objective pretraining); row ``i`` belongs to
+        corpus item ``i`` and rides along as ``batch["targets"]`` (float32, NaN = missing), in the same
+        length-bucketed batches as the texts.
     """
 
     def __init__(self, corpus: TextCorpus, collator: Collator, batch_size: int, seed: int,
                  domain: Domain | None = None, augment: bool = False, augment_probability: float = 0.5,
-                 bucket_pool: int = 1):
+                 bucket_pool: int = 1, targets: np.ndarray | None = None):
         if len(corpus) < batch_size:
             raise ValueError(f"the training corpus has {len(corpus)} items, fewer than one batch of {batch_size}")
         if augment and domain is None:
@@ -58,6 +61,9 @@ class StepBatches(torch.utils.data.Dataset):
         if bucket_pool < 1:
             raise ValueError(f"bucket_pool must be >= 1, got {bucket_pool}")
         self.bucket_pool = int(bucket_pool)
+        if targets is not None and len(targets) != len(corpus):
+            raise ValueError(f"targets have {len(targets)} rows for a corpus of {len(corpus)} items")
+        self.targets = targets
         self._order: tuple[int, np.ndarray] | None = None
         self._pool: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
 
@@ -102,10 +108,14 @@ class StepBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, _BATCH, int(step)])
-        texts = self.corpus.take(self.indices(step))
+        index = self.indices(step)
+        texts = self.corpus.take(index)
         if self.augment:
             texts = [self.domain.augment(t, rng) if rng.random() < self.augment_probability else t for t in texts]
-        return self.collator(texts, rng)
+        batch = self.collator(texts, rng)
+        if self.targets is not None:
+            batch["targets"] = torch.from_numpy(np.ascontiguousarray(self.targets[index], dtype=np.float32))
+        return batch
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -115,10 +125,11 @@ class StepBatches(torch.utils.data.Dataset):
 
 
 def fixed_batches(corpus: TextCorpus, collator: Collator, size: int, batch_size: int, seed: int,
-                  by_length: bool = False) -> list[dict[str, torch.Tensor]]:
+                  by_length: bool = False, targets: np.ndarray | None = None) -> list[dict[str, torch.Tensor]]:
     """Validation batches: a seeded subset of ``size`` items, masked once with seeded generators, so every
     evaluation of a run (and of the untrained model) scores the very same masked tokens.
-    ``by_length`` orders the items by length first (less padding)."""
+    ``by_length`` orders the items by length first (less padding); ``targets`` (one row per corpus item)
+    add ``batch["targets"]``."""
     rng = np.random.default_rng([seed, _EVAL])
     n = min(size, len(corpus))
     chosen = np.sort(rng.choice(len(corpus), size=n, replace=False))
@@ -126,5 +137,11 @@ def fixed_batches(corpus: TextCorpus, collator: Collator, size: int, batch_size:
         ranges = corpus.ranges[chosen]
         chosen = chosen[np.argsort(ranges[:, 1] - ranges[:, 0], kind="stable")]
     texts = corpus.take(chosen)
-    return [collator(texts[i:i + batch_size], np.random.default_rng([seed, _EVAL, i]))
-            for i in range(0, n, batch_size)]
+    out = []
+    for i in range(0, n, batch_size):
+        batch = collator(texts[i:i + batch_size], np.random.default_rng([seed, _EVAL, i]))
+        if targets is not None:
+            batch["targets"] = torch.from_numpy(np.ascontiguousarray(targets[chosen[i:i + batch_size]],
+                                                                     dtype=np.float32))
+        out.append(batch)
+    return out

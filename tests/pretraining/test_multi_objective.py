@@ -1,0 +1,170 @@
+"""Multi-objective pretraining: descriptor regression (MTR) beside masked LM, crystal labels, exclusion counts.
+
+Real data from the mirror: MOSES SMILES (RDKit descriptors), the MP CIF corpus (Magpie features and formation
+energies), Matbench formula files. Micro models (a few ten thousand parameters): seconds per test.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import sciptm
+from sciptm.errors import ConfigError
+from sciptm.pretraining import PretrainConfig, prepare_corpus, pretrain
+from sciptm.pretraining.heads import HEAD_META, HEAD_WEIGHTS, MultiObjectiveModel, RegressionHead, load_head
+from sciptm.pretraining.targets import TargetSpec, build_targets
+
+REPO = Path(__file__).resolve().parents[2]
+MICRO = {"layers": 2, "hidden": 32, "heads": 2, "ffn": 64}
+
+
+@pytest.fixture(scope="module")
+def mirror() -> Path:
+    root = os.environ.get("SCIPTM_DATA_MIRROR") or str(REPO.parent / "shared" / "datasets")
+    if not (Path(root) / "chem" / "moses_train.csv.gz").exists():
+        pytest.skip(f"data mirror with chem/moses_train.csv.gz not found at {root} (set SCIPTM_DATA_MIRROR)")
+    return Path(root)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("mtr-cache")
+
+
+def _cfg(mirror: Path, cache: Path, **kw) -> PretrainConfig:
+    base = dict(domain="smiles", size=MICRO, mirror=str(mirror), cache_dir=str(cache), workers=1,
+                max_items=400, max_val_items=100, val_size=64, block_benchmarks=False, batch_size=32,
+                max_steps=6, lr=2e-3, warmup_steps=2, eval_every=3, checkpoint_every=3, log_every=3,
+                cpu_threads=1, crop="head", objectives={"mlm": 1.0, "descriptors": 1.0})
+    base.update(kw)
+    return PretrainConfig(**base)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def test_objective_config_validation():
+    assert PretrainConfig().objective_weights() == {"lm": 1.0}
+    cfg = PretrainConfig(objectives={"mlm": 0.0, "descriptors": 2.0})
+    assert cfg.objective_weights() == {"lm": 0.0, "descriptors": 2.0}
+    assert cfg.regression_objectives() == ["descriptors"]
+    with pytest.raises(ConfigError, match="unknown objectives"):
+        PretrainConfig(objectives={"mlm": 1.0, "mtr": 1.0})
+    with pytest.raises(ConfigError, match="at least one weight"):
+        PretrainConfig(objectives={"mlm": 0.0, "descriptors": 0})
+    with pytest.raises(ConfigError, match="weight must be a number"):
+        PretrainConfig(objectives={"descriptors": -1})
+
+
+def test_target_standardization_drops_constant_and_missing_columns():
+    raw = np.array([[1.0, 7.0, np.nan, 0.0], [3.0, 7.0, np.nan, 100.0], [5.0, 7.0, 1.0, 0.0], [7.0, 7.0, np.nan, 0.0]])
+    spec = TargetSpec.fit("descriptors", ["a", "const", "nan", "spiky"], raw, clip=1.5)
+    assert spec.names == ["a", "spiky"]
+    assert spec.dropped["constant"] == ["const"] and spec.dropped["mostly_missing"] == ["nan"]
+    z = spec.transform(raw)
+    assert z.shape == (4, 2) and z.dtype == np.float32
+    assert abs(float(z[:, 0].mean())) < 1e-6 and float(np.abs(z).max()) <= 1.5  # the outlier (100) is clipped
+
+
+def test_descriptor_targets_are_real_rdkit_values_and_cached(mirror, cache):
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    cfg = _cfg(mirror, cache)
+    corpus = prepare_corpus(cfg, log=_quiet)
+    targets = build_targets(cfg, corpus, log=_quiet)
+    spec = targets.specs[0]
+    assert targets.train.shape == (len(corpus.train), len(spec.names)) and 150 < len(spec.names) <= 220
+    j = spec.names.index("MolWt")
+    mol = Chem.MolFromSmiles(corpus.train[5])
+    expected = (Descriptors.MolWt(mol) - spec.mean[j]) / spec.std[j]
+    assert targets.train[5, j] == pytest.approx(expected, rel=1e-4, abs=1e-4)
+    assert list((cache / "features" / "pretraining-rdkit2d").glob("*.npy"))  # the raw matrix is on disk
+
+
+def _batch(mirror, cache, weights):
+    cfg = _cfg(mirror, cache)
+    corpus = prepare_corpus(cfg, log=_quiet)
+    targets = build_targets(cfg, corpus, log=_quiet)
+    from sciptm.pretraining.collate import Collator
+
+    enc = sciptm.Encoder.from_config(domain="smiles", size=MICRO, seed=0)
+    torch.manual_seed(1)
+    head = RegressionHead(enc.hidden_size, targets.width)
+    batch = Collator(enc.tokenizer, 128, crop="head")(corpus.train.take(range(16)), np.random.default_rng(0))
+    batch["targets"] = torch.from_numpy(targets.train[:16])
+    model = MultiObjectiveModel(enc.lm_model, weights, targets.slices, head).eval()
+    with torch.no_grad():
+        return model(**batch)
+
+
+def test_objective_weights_change_the_loss_as_configured(mirror, cache):
+    one = _batch(mirror, cache, {"lm": 1.0, "descriptors": 1.0})
+    lm, desc = float(one["lm"]), float(one["descriptors"])
+    assert lm > 0 and desc > 0
+    assert float(one["loss"]) == pytest.approx(lm + desc, rel=1e-5)
+    mixed = _batch(mirror, cache, {"lm": 0.5, "descriptors": 3.0})
+    assert float(mixed["loss"]) == pytest.approx(0.5 * lm + 3.0 * desc, rel=1e-5)
+    only = _batch(mirror, cache, {"lm": 0.0, "descriptors": 1.0})
+    assert "lm" not in only and float(only["loss"]) == pytest.approx(desc, rel=1e-5)
+
+
+def test_mlm_weight_zero_descriptors_only_trains_and_exports(mirror, cache, tmp_path):
+    cfg = _cfg(mirror, cache, objectives={"mlm": 0.0, "descriptors": 1.0}, max_steps=8, lr=5e-3)
+    result = pretrain(cfg, tmp_path / "run", command="pytest mtr-only", log=_quiet)
+    assert "accuracy" not in result.final  # no language-model targets: unmasked inputs
+    assert result.final["descriptors_mse"] < result.untrained["descriptors_mse"]
+    enc_dir = result.encoder_dir
+    card = (enc_dir / "README.md").read_text()
+    assert "`mlm` 0" in card and "`descriptors` 1" in card and "MolWt" in card and "pytest mtr-only" in card
+    assert "tokens seen" in card and "wall time" in card
+    head, info = load_head(enc_dir)
+    assert (enc_dir / HEAD_WEIGHTS).exists() and (enc_dir / HEAD_META).exists()
+    assert head.n_targets == len(info["targets"]["objectives"][0]["names"])
+
+
+def test_resumed_run_continues_the_same_objectives(mirror, cache, tmp_path):
+    cfg = _cfg(mirror, cache, objectives={"mlm": 0.7, "descriptors": 1.3})
+    whole = pretrain(cfg, tmp_path / "whole", log=_quiet)
+    cut = pretrain(cfg, tmp_path / "cut", log=_quiet, stop_after=3)
+    assert cut.encoder_dir is None
+    assert (tmp_path / "cut" / "checkpoints" / "step-00000003" / "head" / HEAD_WEIGHTS).exists()
+    state = json.loads((tmp_path / "cut" / "checkpoints" / "step-00000003" / "trainer_state.json").read_text())
+    assert state["objectives"] == {"lm": 0.7, "descriptors": 1.3}
+    resumed = pretrain(cfg, tmp_path / "cut", resume=True, log=_quiet)
+    assert resumed.resumed_from == 3 and resumed.step == 6
+    assert resumed.final["descriptors_mse"] == pytest.approx(whole.final["descriptors_mse"], rel=1e-4)
+    assert resumed.final["loss"] == pytest.approx(whole.final["loss"], rel=1e-4)
+    rows = [json.loads(r) for r in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert all("descriptors" in r["losses"] for r in rows if r["split"] == "train")
+    other = _cfg(mirror, cache, objectives={"mlm": 1.0, "descriptors": 1.0})
+    with pytest.raises(ValueError, match="objectives"):
+        pretrain(other, tmp_path / "cut", resume=True, log=_quiet)
+
+
+def test_exported_mtr_checkpoint_opens_with_automodel(mirror, cache, tmp_path):
+    from transformers import AutoModel
+
+    result = pretrain(_cfg(mirror, cache, max_steps=3), tmp_path / "run", log=_quiet)
+    card = (result.encoder_dir / "README.md").read_text()
+    assert "MLM + descriptors" in card and "## Regression objectives" in card
+    model = AutoModel.from_pretrained(result.encoder_dir)
+    enc = sciptm.Encoder.from_pretrained(result.encoder_dir)
+    X = enc.embed(["CCO", "c1ccccc1O"])
+    assert X.shape == (2, enc.hidden_size) and np.isfinite(X).all()
+    assert model.config.hidden_size == enc.hidden_size
+
+
+def test_init_from_continues_from_saved_weights(mirror, cache, tmp_path):
+    first = pretrain(_cfg(mirror, cache, objectives=None, max_steps=3), tmp_path / "mlm", log=_quiet)
+    cfg = _cfg(mirror, cache, init_from=str(first.encoder_dir), max_steps=3)
+    second = pretrain(cfg, tmp_path / "mtr", log=_quiet)
+    # step 0 of the continued run scores the first run's weights, not a fresh model
+    assert second.untrained["loss"] == pytest.approx(first.final["loss"], rel=0.05)
+    assert "Initialised from" in (second.encoder_dir / "README.md").read_text()
