@@ -247,6 +247,8 @@ def _filter(scan: _Scan, benchmark: dict[str, np.ndarray], extra_drop: np.ndarra
                                    "found_in_corpus": int(np.isin(hashes, present).sum())}
     id_blocked = np.zeros(n, dtype=bool)
     id_blocked[np.asarray(scan.id_blocked, dtype=np.int64)] = True
+    if id_blocked.any():  # an item identical to a listed one (same dedup key) goes too, whatever its id
+        id_blocked |= np.isin(dedup, dedup[id_blocked])
     keep = unique.copy()
     counts: dict[str, Any] = {"read": scan.read, "invalid": scan.invalid, "duplicates": int(n - unique.sum())}
     counts["benchmark_overlap"] = int((keep & blocked).sum())
@@ -267,6 +269,8 @@ def _fingerprint(cfg: PretrainConfig, domain: Domain, sources: list[Path | None]
     parts: list[Any] = [FORMAT_VERSION, domain.to_config(), cfg.max_items, cfg.max_val_items, cfg.val_fraction,
                         cfg.block_benchmarks, str(cfg.mirror_root()) if cfg.block_benchmarks else None,
                         cfg.benchmark_files]
+    if cfg.block_label_splits is not None:  # (only then: fingerprints of earlier configs stay as they were)
+        parts.append({"block_label_splits": sorted(int(s) for s in cfg.block_label_splits)})
     for path in [*sources, blocked_ids]:
         if path is None:
             parts.append(None)
@@ -337,6 +341,16 @@ def prepare_corpus(cfg: PretrainConfig, log: Callable[[str], None] | None = None
         benchmark = benchmark_hashes(KEYERS.get(keyer_name)(), mirror, cfg.benchmark_files, cfg.cache_root())
         log(f"corpus: {sum(len(k) for k in benchmark.values())} benchmark keys from {len(benchmark)} benchmark files")
     blocked_ids = _read_blocked_ids(ids_path)
+    label_block: dict[str, Any] | None = None
+    if cfg.block_label_splits is not None:
+        if domain.name != "crystal":
+            raise ValueError("block_label_splits applies to the crystal corpus (mp_formation_energy test rows)")
+        from sciptm.pretraining.keys import label_split_ids
+
+        split_ids, label_block = label_split_ids("mp_formation_energy", cfg.block_label_splits)
+        blocked_ids |= split_ids
+        log(f"corpus: {len(split_ids)} record ids of the mp_formation_energy test splits (seeds "
+            f"{list(cfg.block_label_splits)}) blocked")
 
     cfg.cache_root().mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
@@ -377,6 +391,8 @@ def prepare_corpus(cfg: PretrainConfig, log: Callable[[str], None] | None = None
         train_rows, val_rows = np.flatnonzero(train_keep), len(train_dedup) + np.flatnonzero(val_keep)
         stats["val"] = val_counts
     stats["train"] = train_counts
+    if label_block is not None:
+        stats["label_split_block"] = label_block
     stats["seconds"] = round(time.time() - start, 1)
     if len(train_ranges) == 0 or len(val_ranges) == 0:
         raise ValueError(f"prepared corpus is empty (train {len(train_ranges)}, val {len(val_ranges)} items); "

@@ -10,7 +10,8 @@ smiles   RDKit canonical isomeric SMILES       canonical SMILES *without* stereo
 protein  the exact sequence (upper case)       the exact sequence
 crystal  the structure token text              ``reduced formula|space-group number`` (symprec 0.1) where the
                                                benchmark has structures, the reduced formula alone where it
-                                               has only formulas
+                                               has only formulas (every Matbench task in the mirror, the
+                                               composition tasks included)
 ======== ===================================== ==============================================================
 
 Benchmark keys are read from the data mirror (every benchmark file of the domain; see each keyer).
@@ -154,11 +155,12 @@ class ProteinKeyer(CorpusKeyer):
 # ------------------------------------------------------------------------------------------- crystal
 @KEYERS.register("crystal")
 class CrystalKeyer(CorpusKeyer):
-    """Structures: the Matbench structure tasks (``input_type == "structure"`` in
-    ``materials/matbench/matbench_v0.1_dataset_metadata.json``). A task with a ``<task>.json.gz`` of
-    structures gives ``reduced formula|space group`` keys (spglib, symprec 0.1); a task with only
-    ``crabnet_formula_target/<task>.csv`` gives reduced-formula keys, which drop every corpus
-    polymorph of those formulas (stricter than needed, since the structures are unknown here)."""
+    """Structures: every Matbench task of ``materials/matbench/matbench_v0.1_dataset_metadata.json`` found in
+    the mirror. A structure task with a ``<task>.json.gz`` of structures gives ``reduced formula|space group``
+    keys (spglib, symprec 0.1); a task with only ``crabnet_formula_target/<task>.csv`` (the other structure
+    tasks, and the composition tasks expt_gap, expt_is_metal, steels, glass) gives reduced-formula keys,
+    which drop every corpus polymorph of those formulas (stricter than needed where structures are unknown;
+    for composition tasks the formula is all there is)."""
 
     name = "crystal"
     symprec: ClassVar[float] = 0.1
@@ -176,7 +178,7 @@ class CrystalKeyer(CorpusKeyer):
         meta = json.loads((root / "matbench_v0.1_dataset_metadata.json").read_text())
         files = []
         for task, info in sorted(meta.items()):
-            if info.get("input_type") != "structure":
+            if info.get("input_type") not in ("structure", "composition"):
                 continue
             for candidate in (root / f"{task}.json.gz", root / "crabnet_formula_target" / f"{task}.csv"):
                 if candidate.exists():
@@ -213,6 +215,35 @@ def _spacegroup(structure, symprec: float) -> int:
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
+
+
+def label_split_ids(dataset: str, seeds: Iterable[int], field: str = "materials") -> tuple[set[str], dict[str, Any]]:
+    """Record ids (``<index>.cif``) of the test rows of ``dataset``'s benchmark split for each seed, as the
+    benchmark runner draws them (the dataset card's recommended split, the field's sizes), and a summary.
+
+    ``mp_formation_energy`` is built from the same CIF corpus and labels as crystal pretraining with the
+    ``formation_energy`` objective, so its test rows must not be pretraining targets.
+    """
+    import importlib
+
+    from sciptm.benchmarks.fields import FIELDS
+    from sciptm.benchmarks.runner import split_method
+    from sciptm.data.dataset import load
+    from sciptm.splits import make_split
+
+    importlib.import_module(f"sciptm.benchmarks.models.{field}")  # registers the field
+    ds = load(dataset, progress=False)
+    method = split_method("official", ds)
+    sizes = FIELDS.get(field).sizes
+    index = ds.df["index"].to_numpy() if "index" in ds.df.columns else np.arange(len(ds.df))
+    ids: set[str] = set()
+    per_seed = {}
+    for seed in seeds:
+        split = make_split(method, n=len(ds.df), seed=int(seed), sizes=sizes)
+        per_seed[int(seed)] = int(len(split.test))
+        ids.update(f"{int(index[i])}.cif" for i in split.test)
+    return ids, {"dataset": dataset, "split": method, "sizes": list(sizes), "test_rows_per_seed": per_seed,
+                 "ids": len(ids)}
 
 
 # ------------------------------------------------------------------------------------------- helpers

@@ -97,6 +97,12 @@ def model_card(summary: dict[str, Any]) -> str:
     lines += ["", "Other drops: record ids of the blocked-ids file, validation items already in train, or train items "
               "held out for validation.", "", "Identity keys (de-duplication and benchmark filtering):", "",
               "```", (c.get("keys") or "").strip(), "```", ""]
+    label_block = c.get("label_split_block")
+    if label_block:
+        lines += [f"Label-split exclusion: the test rows of `{label_block['dataset']}` ({label_block['split']} split, "
+                  f"sizes {label_block['sizes']}, seeds {sorted(label_block['test_rows_per_seed'])}: "
+                  f"{label_block['ids']} distinct record ids) and any corpus item identical to one of them are "
+                  f"dropped: {c.get('train', {}).get('blocked_ids', 0)} training items (in \"other drops\").", ""]
     overlap = c.get("train", {}).get("overlap_by_benchmark") or {}
     if overlap:
         lines += ["Benchmark keys found in the training corpus (before filtering):", "",

@@ -168,3 +168,66 @@ def test_init_from_continues_from_saved_weights(mirror, cache, tmp_path):
     # step 0 of the continued run scores the first run's weights, not a fresh model
     assert second.untrained["loss"] == pytest.approx(first.final["loss"], rel=0.05)
     assert "Initialised from" in (second.encoder_dir / "README.md").read_text()
+
+
+# ------------------------------------------------------------------------------------------------ crystals
+@pytest.fixture(scope="module")
+def materials(mirror) -> Path:
+    if not (mirror / "materials" / "pretrain_corpus" / "crysxpp_mp_cifs.tar.gz").exists():
+        pytest.skip("materials corpus not in the mirror")
+    return mirror / "materials"
+
+
+def test_exclusion_filter_drops_a_known_matbench_formula(materials):
+    from pymatgen.core import Lattice, Structure
+
+    from sciptm.domains import get_domain
+    from sciptm.pretraining.keys import KEYERS, filter_against
+
+    keyer = KEYERS.get("crystal")()
+    files = [p.name for p in keyer.benchmark_files(materials.parent)]
+    assert "matbench_expt_gap.csv" in files and "matbench_phonons.json.gz" in files  # composition tasks too
+    keys = keyer.benchmark_keys(materials.parent, ["materials/matbench/crabnet_formula_target/matbench_steels.csv",
+                                                   "materials/matbench/crabnet_formula_target/matbench_expt_gap.csv"])
+    expt_gap_formulas = keys["crabnet_formula_target/matbench_expt_gap"]
+    assert "CdO" in expt_gap_formulas
+    cdo = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.69), ["Cd", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    nacl = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    domain = get_domain("crystal")
+    items = [keyer.block_keys(s, domain.to_text(s)) for s in (cdo, nacl)]
+    blocked = set().union(*keys.values())
+    mask = filter_against(items, blocked)
+    assert not mask[0]  # rock-salt CdO: its formula is an expt_gap row (composition task)
+    assert mask[1] == ("NaCl" not in blocked)
+
+
+def test_crystal_magpie_and_formation_energy_targets_with_label_split_block(materials, cache, tmp_path):
+    from sciptm.pretraining.targets import read_labels
+
+    mirror = materials.parent
+    cfg = PretrainConfig(domain="crystal", size=MICRO, mirror=str(mirror), cache_dir=str(cache), workers=1,
+                         train_source="materials/pretrain_corpus/crysxpp_mp_cifs.tar.gz", max_items=150,
+                         val_source=None, val_fraction=0.1, val_size=16, block_benchmarks=True,
+                         benchmark_files=["materials/matbench/crabnet_formula_target/matbench_steels.csv"],
+                         block_label_splits=[0], max_length=64, crop="head", batch_size=16, max_steps=4, lr=2e-3,
+                         warmup_steps=1, eval_every=2, checkpoint_every=2, log_every=2, cpu_threads=1,
+                         objectives={"mlm": 1.0, "descriptors": 1.0, "formation_energy": 1.0})
+    corpus = prepare_corpus(cfg, log=_quiet)
+    c = corpus.stats["train"]
+    label = corpus.stats["label_split_block"]
+    assert label["test_rows_per_seed"] == {"0": 3674} or label["test_rows_per_seed"] == {0: 3674}
+    assert c["blocked_ids"] > 0  # ~10% of the first 150 CIFs are mp_formation_energy test rows of seed 0
+    ids = corpus.record_ids("train")
+    assert len(ids) == len(corpus.train) and all(i.endswith(".cif") for i in ids)
+    labels = read_labels("materials/pretrain_corpus/crysxpp_mp_cifs.tar.gz::id_prop.csv", cfg.resolve)
+    targets = build_targets(cfg, corpus, log=_quiet)
+    fe = targets.slices["formation_energy"]
+    spec = targets.specs[1]
+    raw = targets.train[:, fe][:, 0] * spec.std[0] + spec.mean[0]
+    want = np.array([labels[i[:-4]] for i in ids])
+    assert np.allclose(raw, np.clip(want, spec.mean[0] - 5 * spec.std[0], spec.mean[0] + 5 * spec.std[0]), atol=1e-4)
+    assert targets.specs[0].objective == "descriptors" and 80 < len(targets.specs[0].names) <= 106
+    result = pretrain(cfg, tmp_path / "run", log=_quiet)
+    card = (result.encoder_dir / "README.md").read_text()
+    assert "formation_energy" in card and "mp_formation_energy" in card
+    assert "formation_energy_r2" in result.final and "descriptors_r2" in result.final
