@@ -9,10 +9,12 @@ and fits two heads on the *training* rows only:
 
 - ``linear``: ridge regression (``RidgeCV``) or a ridge classifier (``RidgeClassifierCV``, scores through a
   sigmoid) on ``[standardized E ; standardized, clipped D]``, penalty by leave-one-out on the fitted rows;
-- ``rf``: a random forest on ``D`` (the classical descriptor baseline).
+- ``rf``: a random forest on ``D`` (the classical descriptor baseline), and (``forests`` holds ``"both"``)
+- ``rf-both``: a random forest on ``[E ; D]`` (``max_features`` 0.33 for regression, sqrt for classification).
 
-Its prediction is ``w * linear + (1 - w) * rf``, with ``w`` taken from :data:`WEIGHTS` (``w = 1`` is the linear head
-alone, ``w = 0`` the forest alone) by the task metric on **inner** rows that are never test rows:
+Its prediction is ``w * linear + (1 - w) * forest``, with the forest and ``w`` taken from :data:`WEIGHTS`
+(``w = 1`` is the linear head alone, ``w = 0`` the forest alone) by the task metric on **inner** rows that are never
+test rows:
 
 ``valid``
     the split's validation rows (both heads fitted on the training rows, scored on the validation rows);
@@ -21,7 +23,8 @@ alone, ``w = 0`` the forest alone) by the task metric on **inner** rows that are
     (``inner_folds``-fold cross-validation of the linear head, out-of-bag predictions of the forest); both heads
     are then fitted on all training rows.
 
-What was chosen (``recipe``: ``linear``/``rf``/``blend``, ``w``, every candidate's inner score, penalties) is
+What was chosen (``recipe``: ``linear``/``rf``/``blend``/``rf-both``/``blend-both``, ``w``, every candidate's inner
+score keyed ``"<w>"`` for the descriptor forest and ``"both:<w>"`` for the other, penalties) is
 returned as a JSON-able dict that the benchmark runner writes to the run file (``model_info``).
 
 >>> import numpy as np
@@ -189,6 +192,17 @@ def linear_component(Z: np.ndarray, y: np.ndarray, classify: bool, train: np.nda
     return inner_pred, test_pred, chosen
 
 
+def _metric_spec(metric: str) -> Any:
+    from sciptm import metrics as metric_lib
+
+    return metric_lib.METRICS.get(metric)
+
+
+def both_matrix(E: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """``[E ; D]`` as float64, the input of the ``rf-both`` forest (missing values imputed inside the forest head)."""
+    return np.hstack([np.asarray(E, dtype=np.float64), np.asarray(D, dtype=np.float64)])
+
+
 def select_weight(y_inner: np.ndarray, linear: np.ndarray, forest: np.ndarray, metric: str,
                   weights: Sequence[float] = WEIGHTS) -> tuple[float, dict[str, float]]:
     """The blend weight of the linear head with the best ``metric`` on the inner rows, and every weight's score.
@@ -218,6 +232,7 @@ def fit_predict_hybrid(E: np.ndarray, D: np.ndarray, y: np.ndarray, task: str, m
                        n_jobs: int = 1, max_features: Any = None, alphas: Sequence[float] | None = None,
                        weights: Sequence[float] = WEIGHTS, inner_folds: int = 5,
                        forest: tuple[np.ndarray, np.ndarray] | None = None,
+                       forests: Sequence[str] = ("descriptors",),
                        models: dict[str, list[Any]] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Fit the hybrid on ``train``, choose the head on the inner rows (``valid`` if non-empty, else out-of-fold
     predictions of ``train``), and predict ``test``.
@@ -229,7 +244,8 @@ def fit_predict_hybrid(E: np.ndarray, D: np.ndarray, y: np.ndarray, task: str, m
     task: a :data:`sciptm.heads.tasks.TASKS` name (regression and binary kinds; multiclass is refused).
     metric: the :mod:`sciptm.metrics` name the blend weight is chosen by.
     forest: precomputed :func:`forest_component` output for the same rows and settings (shared across encoders).
-    models: if given, receives the fitted heads per target under ``"linear"`` and ``"forest"``.
+    forests: the forest heads to try: ``"descriptors"`` (on ``D``) and/or ``"both"`` (on ``[E ; D]``).
+    models: if given, receives the fitted heads per target under ``"linear"``, ``"forest"`` and ``"forest-both"``.
 
     Returns
     -------
@@ -249,24 +265,43 @@ def fit_predict_hybrid(E: np.ndarray, D: np.ndarray, y: np.ndarray, task: str, m
         raise ConfigError("hybrid probe: test rows overlap the training/validation rows")
     classify = kind.is_classifier
     Z = design_matrix(E, D, train)
+    unknown = sorted(set(forests) - {"descriptors", "both"})
+    if unknown or not forests:
+        raise ConfigError(f"hybrid probe: forests must be 'descriptors' and/or 'both', got {list(forests)!r}")
     lin_models = None if models is None else models.setdefault("linear", [])
-    rf_models = None if models is None else models.setdefault("forest", [])
     lin_inner, lin_test, chosen = linear_component(Z, y, classify, train, inner, test, seed, alphas, inner_folds,
                                                    lin_models)
-    if forest is None:
-        forest = forest_component(D, y, classify, train, inner, test, seed, n_estimators, n_jobs, max_features,
-                                  rf_models)
-    rf_inner, rf_test = forest
     inner_rows = train if inner is None else inner
-    w, scores = select_weight(y[inner_rows], lin_inner, rf_inner, metric, weights)
-    pred = w * lin_test + (1.0 - w) * rf_test
-    recipe = "linear" if w == 1.0 else "rf" if w == 0.0 else "blend"
+    spec = _metric_spec(metric)
+    scores: dict[str, float] = {}
+    best: tuple[float, str, float, np.ndarray] | None = None  # (score, forest, w, test prediction)
+    for name in forests:
+        keep = None if models is None else models.setdefault("forest" if name == "descriptors" else "forest-both", [])
+        if name == "descriptors":
+            out = forest if forest is not None else forest_component(
+                D, y, classify, train, inner, test, seed, n_estimators, n_jobs, max_features, keep)
+        else:
+            out = forest_component(both_matrix(E, D), y, classify, train, inner, test, seed, n_estimators, n_jobs,
+                                   None if classify else 0.33, keep)
+        w, part = select_weight(y[inner_rows], lin_inner, out[0], metric, weights)
+        prefix = "" if name == "descriptors" else "both:"
+        scores.update({prefix + k: v for k, v in part.items()})
+        score = part[f"{w:g}"]
+        if best is None or (np.isfinite(score) and not np.isfinite(best[0])) or (
+                np.isfinite(score) and (score > best[0] if spec.greater_is_better else score < best[0])):
+            best = (score, name, w, w * lin_test + (1.0 - w) * out[1])
+    assert best is not None
+    score, name, w, pred = best
+    suffix = "" if name == "descriptors" else "-both"
+    recipe = "linear" if w == 1.0 else ("rf" if w == 0.0 else "blend") + suffix
     info: dict[str, Any] = {
-        "recipe": recipe, "w": w, "inner": "valid" if inner is not None else f"oof-{inner_folds}fold+oob",
+        "recipe": recipe, "w": w, "forest": name if w < 1.0 else None,
+        "inner": "valid" if inner is not None else f"oof-{inner_folds}fold+oob",
         "n_inner": int(len(inner_rows)), "selection_metric": metric, "inner_scores": scores,
-        "inner_score": scores[f"{w:g}"],
+        "inner_key": ("" if name == "descriptors" else "both:") + f"{w:g}", "inner_score": score,
         "linear": "ridge-classifier (sigmoid)" if classify else "ridge", "alpha": chosen,
-        "rf": {"n_estimators": int(n_estimators), "max_features": max_features, "on": "descriptors"},
+        "rf": {"n_estimators": int(n_estimators), "max_features": max_features, "forests": list(forests),
+               "max_features_both": "sqrt" if classify else 0.33},
         "n_embedding": int(np.asarray(E).shape[1]), "n_descriptors": int(np.asarray(D).shape[1]),
         "inner_rows": inner_rows.tolist(),
     }
@@ -285,6 +320,7 @@ class HybridProbe:
     n_estimators, max_features, n_jobs: the descriptor forest.
     weights: blend weights of the linear head searched on the inner rows.
     inner_folds: folds of the out-of-fold inner predictions when ``fit`` gets no ``valid`` rows.
+    forests: forest heads tried: ``"descriptors"`` (on the descriptors) and/or ``"both"`` (embedding ++ descriptors).
     seed: forest and fold seed.
 
     >>> from sciptm.hybrid import HybridProbe
@@ -296,7 +332,7 @@ class HybridProbe:
     def __init__(self, encoder: Any = "sciptm/smiles-small", task: str = "regression", features: str | None = None,
                  pooling: str = "mean", n_estimators: int = 500, max_features: Any = None, n_jobs: int = 1,
                  weights: Sequence[float] = WEIGHTS, inner_folds: int = 5, alphas: Sequence[float] | None = None,
-                 seed: int = 0):
+                 forests: Sequence[str] = ("descriptors", "both"), seed: int = 0):
         self.encoder = encoder
         self.task = task
         self.features = features
@@ -307,6 +343,7 @@ class HybridProbe:
         self.weights = weights
         self.inner_folds = inner_folds
         self.alphas = alphas
+        self.forests = forests
         self.seed = seed
 
     # scikit-learn's parameter protocol (clone, get_params/set_params) without importing sklearn at module level
@@ -360,7 +397,7 @@ class HybridProbe:
         _, info = fit_predict_hybrid(E, D, y_all, self.task, self._metric(), train, inner, np.array([], dtype=int),
                                      self.seed, n_estimators=self.n_estimators, n_jobs=self.n_jobs,
                                      max_features=self.max_features, alphas=self.alphas, weights=self.weights,
-                                     inner_folds=self.inner_folds, models=self.models_)
+                                     inner_folds=self.inner_folds, forests=tuple(self.forests), models=self.models_)
         self.train_blocks_ = (E[train], D[train])
         self.recipe_ = {k: v for k, v in info.items() if k != "inner_rows"}
         return self
@@ -382,13 +419,15 @@ class HybridProbe:
         train = np.arange(len(E0))
         E, D = np.vstack([E0, E1]), np.vstack([D0, D1])
         Z = design_matrix(E, D, train)[len(E0):]  # the training rows' statistics, as at fit time
-        Dn = _impute(D0, D)[len(E0):]
+        both = self.recipe_.get("forest") == "both"
+        Dn = _impute(both_matrix(E0, D0), both_matrix(E, D))[len(E0):] if both else _impute(D0, D)[len(E0):]
         classify = TASKS.get(self.task).is_classifier
         w = float(self.recipe_["w"])
+        forests = self.models_["forest-both" if both else "forest"] if w < 1.0 else self.models_["linear"]
         cols = []
-        for lin, rf in zip(self.models_["linear"], self.models_["forest"]):
+        for lin, rf in zip(self.models_["linear"], forests):
             a = np.full(len(E1), lin) if isinstance(lin, float) else linear_predict(lin, Z, classify)
-            b = np.full(len(E1), rf) if isinstance(rf, float) else forest_predict(rf, Dn, classify)
+            b = 0.0 if w == 1.0 else np.full(len(E1), rf) if isinstance(rf, float) else forest_predict(rf, Dn, classify)
             cols.append(w * a + (1.0 - w) * b)
         pred = np.stack(cols, axis=1)
         return pred if TASKS.get(self.task).multitask else pred[:, 0]
@@ -402,5 +441,5 @@ class HybridProbe:
         return self._predict(X)
 
 
-__all__ = ["ALPHAS", "FIELD_FEATURES", "WEIGHTS", "HybridProbe", "design_matrix", "fit_predict_hybrid", "forest_component",
+__all__ = ["ALPHAS", "FIELD_FEATURES", "WEIGHTS", "HybridProbe", "both_matrix", "design_matrix", "fit_predict_hybrid", "forest_component",
            "forest_predict", "linear_component", "linear_predict", "select_weight"]

@@ -99,9 +99,14 @@ def test_sklearn_estimator_clone_fit_predict(esol) -> None:
     assert copy.get_params() == est.get_params() and copy is not est
     copy.fit(smiles[:60], y[:60], valid=(smiles[60:75], y[60:75]))
     assert copy.recipe_["inner"] == "valid" and copy.recipe_["n_inner"] == 15
-    assert copy.recipe_["recipe"] in {"linear", "rf", "blend"}
+    assert copy.recipe_["recipe"] in {"linear", "rf", "blend", "rf-both", "blend-both"}
     pred = copy.predict(smiles[75:])
     assert pred.shape == (N - 75,) and np.isfinite(pred).all()
+    # the fitted heads predict what the one-shot path predicts for the same rows and recipe
+    E, D = copy._blocks(smiles)
+    ref, info = fit_predict_hybrid(E, D, y.reshape(-1, 1), "regression", "rmse", np.arange(60), np.arange(60, 75),
+                                   np.arange(75, N), n_estimators=15, forests=("descriptors", "both"))
+    assert info["recipe"] == copy.recipe_["recipe"] and np.allclose(pred, ref, atol=1e-5)
 
 
 def test_run_file_records_the_chosen_recipe(mirror: Path, tmp_path: Path) -> None:
@@ -111,5 +116,6 @@ def test_run_file_records_the_chosen_recipe(mirror: Path, tmp_path: Path) -> Non
     row = json.loads((tmp_path / "runs" / "matbench_steels" / "tiny+magpie%3Aprobe" / "seed0.json").read_text())
     info = row["model_info"]
     assert info["features"] == "magpie" and info["n_descriptors"] == 106 and info["inner"].startswith("oof")
-    assert info["recipe"] in {"linear", "rf", "blend"} and 0.0 <= info["w"] <= 1.0
-    assert info["inner_score"] == info["inner_scores"][f"{info['w']:g}"] and np.isfinite(row["value"])
+    assert info["recipe"] in {"linear", "rf", "blend", "rf-both", "blend-both"} and 0.0 <= info["w"] <= 1.0
+    assert info["inner_score"] == info["inner_scores"][info["inner_key"]] and np.isfinite(row["value"])
+    assert {"0", "1", "both:0", "both:0.5"} <= set(info["inner_scores"])  # both forests and every weight scored

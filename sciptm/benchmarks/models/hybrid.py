@@ -12,7 +12,8 @@ Names follow the model-name grammar (:mod:`sciptm.benchmarks.models.spec`)::
     sciptm/crystal-small+magpie:probe     chgnet/0.3.0+magpie:probe (structure tasks only)
 
 Options (``model_options``): ``n_estimators`` (descriptor forest, 500), ``n_jobs`` (1), ``max_features``
-(the forest's, scikit-learn's default), ``weights`` (blend weights searched), ``inner_folds`` (5), ``alphas``,
+(the descriptor forest's, scikit-learn's default), ``forests`` (``[descriptors, both]``: forests tried, on the
+descriptors and on embedding ++ descriptors), ``weights`` (blend weights searched), ``inner_folds`` (5), ``alphas``,
 ``pooling``, ``batch_size``, ``max_tokens``.
 
 >>> from sciptm.benchmarks.models import build_model
@@ -31,7 +32,7 @@ from sciptm.errors import ConfigError
 
 #: options a hybrid probe reads
 HYBRID_KEYS = frozenset({"pooling", "batch_size", "max_tokens", "alphas", "n_estimators", "n_jobs", "max_features",
-                         "weights", "inner_folds"})
+                         "weights", "inner_folds", "forests"})
 
 
 def descriptors(data: TaskData, features: str) -> np.ndarray:
@@ -119,7 +120,8 @@ class HybridProbe:
             E, D, data.y, data.task_type, data.metric, data.train, data.valid, data.test, seed,
             n_estimators=n_estimators, n_jobs=n_jobs, max_features=max_features, alphas=self.options.get("alphas"),
             weights=tuple(float(w) for w in self.options.get("weights", WEIGHTS)),
-            inner_folds=int(self.options.get("inner_folds", 5)), forest=data.cache[rf_key])
+            inner_folds=int(self.options.get("inner_folds", 5)), forest=data.cache[rf_key],
+            forests=tuple(self.options.get("forests", ("descriptors", "both"))))
         self.inner_rows_ = np.asarray(info.pop("inner_rows"), dtype=int)
         self.info_ = {"encoder": self.base, "features": self.features, "pooling": self.options.get("pooling", "mean"),
                       "frozen": True, **info}
