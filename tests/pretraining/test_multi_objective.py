@@ -38,7 +38,7 @@ def cache(tmp_path_factory) -> Path:
 
 def _cfg(mirror: Path, cache: Path, **kw) -> PretrainConfig:
     base = dict(domain="smiles", size=MICRO, mirror=str(mirror), cache_dir=str(cache), workers=1,
-                max_items=400, max_val_items=100, val_size=64, block_benchmarks=False, batch_size=32,
+                max_items=300, max_val_items=80, val_size=64, block_benchmarks=False, batch_size=32,
                 max_steps=6, lr=2e-3, warmup_steps=2, eval_every=3, checkpoint_every=3, log_every=3,
                 cpu_threads=1, crop="head", objectives={"mlm": 1.0, "descriptors": 1.0})
     base.update(kw)
@@ -206,7 +206,7 @@ def test_crystal_magpie_and_formation_energy_targets_with_label_split_block(mate
 
     mirror = materials.parent
     cfg = PretrainConfig(domain="crystal", size=MICRO, mirror=str(mirror), cache_dir=str(cache), workers=1,
-                         train_source="materials/pretrain_corpus/crysxpp_mp_cifs.tar.gz", max_items=150,
+                         train_source="materials/pretrain_corpus/crysxpp_mp_cifs.tar.gz", max_items=80,
                          val_source=None, val_fraction=0.1, val_size=16, block_benchmarks=True,
                          benchmark_files=["materials/matbench/crabnet_formula_target/matbench_steels.csv"],
                          block_label_splits=[0], max_length=64, crop="head", batch_size=16, max_steps=4, lr=2e-3,
@@ -216,7 +216,7 @@ def test_crystal_magpie_and_formation_energy_targets_with_label_split_block(mate
     c = corpus.stats["train"]
     label = corpus.stats["label_split_block"]
     assert label["test_rows_per_seed"] == {"0": 3674} or label["test_rows_per_seed"] == {0: 3674}
-    assert c["blocked_ids"] > 0  # ~10% of the first 150 CIFs are mp_formation_energy test rows of seed 0
+    assert c["blocked_ids"] > 0  # ~10% of the first 80 CIFs are mp_formation_energy test rows of seed 0
     ids = corpus.record_ids("train")
     assert len(ids) == len(corpus.train) and all(i.endswith(".cif") for i in ids)
     labels = read_labels("materials/pretrain_corpus/crysxpp_mp_cifs.tar.gz::id_prop.csv", cfg.resolve)
