@@ -41,6 +41,10 @@ def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
     options = dict(options or {})
     if name in MODELS:
         return MODELS.get(name)(options)
+    if str(name).endswith(":augmented"):  # ridge on one-hot + zero-shot score + embeddings (models/augmented.py)
+        from sciptm.benchmarks.models.augmented import AugmentedModel
+
+        return AugmentedModel(name, options)
     spec = ModelSpec.parse(name)
     if spec.probe and spec.features:  # embedding ++ descriptors, head by inner validation (models/hybrid.py)
         from sciptm.benchmarks.models.hybrid import HybridProbe
@@ -70,7 +74,7 @@ OPTION_KEYS: dict[str, frozenset[str]] = {
 }
 
 #: options of frozen-encoder probes (``<encoder>:probe``)
-PROBE_KEYS = frozenset({"pooling", "batch_size", "max_tokens", "alphas"})
+PROBE_KEYS = frozenset({"pooling", "batch_size", "max_tokens", "alphas", "quantize"})
 
 
 def _finetune_keys() -> frozenset[str]:
@@ -95,6 +99,10 @@ def option_keys(name: str) -> frozenset[str] | None:
         if ModelSpec.parse(name).probe:
             return PROBE_KEYS
         return _finetune_keys() if "/" in name else None  # e.g. chgnet/0.3.0 (fine-tuned with a head)
+    if str(name).endswith(":augmented"):
+        from sciptm.benchmarks.models.augmented import AugmentedModel
+
+        return AugmentedModel.option_keys
     try:
         parsed = ModelSpec.parse(name)
     except Exception:  # noqa: BLE001 - a bad name is reported when the model is built

@@ -105,9 +105,11 @@ def probe_encoder(spec: str, domain: str | dict[str, Any], seed: int, pooling: s
 
 
 def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any], seed: int, pooling: str = "mean",
-                      batch_size: int = 256, max_tokens: int | None = None, progress: bool | None = None) -> np.ndarray:
+                      batch_size: int = 256, max_tokens: int | None = None, progress: bool | None = None,
+                      quantize: str | None = None) -> np.ndarray:
     """``N x d`` float32 embeddings of ``texts``, computing only texts not embedded before in this process
     and not found in the disk cache (keyed by the texts and the encoder's weights, see :func:`_embed_on_disk`).
+    ``quantize="int8"`` embeds with the dynamically quantized model (:meth:`sciptm.Encoder.embed`; cached apart).
 
     Random-init encoders depend on ``seed``; pretrained ones do not, so their cache key ignores it.
     ``domain`` is the task's domain name or config (a crystal encoder is set to the task's input kind).
@@ -116,20 +118,21 @@ def cached_embeddings(spec: str, texts: list[str], domain: str | dict[str, Any],
 
     kind = domain.get("kind") if isinstance(domain, dict) else None
     parsed = ModelSpec.parse(spec)
-    key = (spec, seed if parsed.is_size or parsed.random_init else -1, pooling, kind)
+    key = (spec + (f"|{quantize}" if quantize else ""), seed if parsed.is_size or parsed.random_init else -1, pooling,
+           kind)
     store = _EMBEDDINGS.setdefault(key, {})
     todo = list(dict.fromkeys(t for t in texts if t not in store))
     if todo:
         config = {"name": domain} if isinstance(domain, str) else dict(domain)
         enc = probe_encoder(spec, config, seed, pooling)
         enc.domain = fit_domain(enc.domain, config, spec, "this task")
-        vectors = _embed_on_disk(enc, todo, batch_size, max_tokens, progress)
+        vectors = _embed_on_disk(enc, todo, batch_size, max_tokens, progress, quantize)
         store.update(zip(todo, vectors))
     return np.stack([store[t] for t in texts]).astype(np.float32)
 
 
 def _embed_on_disk(enc: Any, texts: list[str], batch_size: int, max_tokens: int | None,
-                   progress: bool | None) -> np.ndarray:
+                   progress: bool | None, quantize: str | None = None) -> np.ndarray:
     """``enc.embed(texts)`` through the disk cache (:func:`sciptm.features.cache.cached_rows`): the key holds the
     texts, a fingerprint of the encoder's weights, its pooling and domain settings, so a resumed benchmark or a
     second probe on the same rows reads the vectors instead of recomputing them."""
@@ -137,9 +140,11 @@ def _embed_on_disk(enc: Any, texts: list[str], batch_size: int, max_tokens: int 
 
     config = {"weights": module_fingerprint(enc.model), "pooling": enc.pooling, "domain": enc.domain.to_config(),
               "long": "chunk", "max_length": int(min(enc.tokenizer.model_max_length, 10**9))}
+    if quantize:
+        config["quantize"] = quantize
     return cached_rows("embeddings", config, texts,
                        lambda part: enc.embed(part, batch_size=batch_size, max_tokens=max_tokens, progress=progress,
-                                              long="chunk"))
+                                              long="chunk", quantize=quantize))
 
 
 class EmbeddingProbe:
@@ -147,7 +152,8 @@ class EmbeddingProbe:
 
     ``<encoder>`` is ``tiny``/``small`` (random init, seeded by the run seed: a floor, not a pretrained model),
     a ``save_pretrained`` folder, or a shipped name such as ``sciptm/protein-small``.
-    Options: ``pooling`` (default ``mean``), ``batch_size``, ``max_tokens``, ``alphas``.
+    Options: ``pooling`` (default ``mean``), ``batch_size``, ``max_tokens``, ``alphas``, ``quantize`` (``int8``:
+    embed with the dynamically quantized encoder, CPU only; recorded in ``model_info``).
     """
 
     def __init__(self, spec: str, options: dict[str, Any]):
@@ -168,13 +174,16 @@ class EmbeddingProbe:
             data.cache[key] = cached_embeddings(
                 self.base, data.texts, data.domain_config or data.domain, seed, self.options.get("pooling", "mean"),
                 int(self.options.get("batch_size", 256)),
-                int(self.options["max_tokens"]) if self.options.get("max_tokens") else None)
+                int(self.options["max_tokens"]) if self.options.get("max_tokens") else None,
+                quantize=self.options.get("quantize") or None)
         X = data.cache[key]
         scaler = StandardScaler().fit(X[data.train])
         Xs = np.nan_to_num(scaler.transform(X))
         alphas = tuple(float(a) for a in self.options.get("alphas", ALPHAS))
         self.info_: dict[str, Any] = {"encoder": self.base, "pooling": self.options.get("pooling", "mean"),
                                       "frozen": True}
+        if self.options.get("quantize"):
+            self.info_["quantize"] = self.options["quantize"]
         return ridge_fit_predict(data, Xs, alphas, self.info_)
 
 
