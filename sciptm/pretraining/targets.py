@@ -132,24 +132,46 @@ def _descriptor_producer(domain: str) -> tuple[list[str], Callable[[list[str]], 
     raise ConfigError(f"objective 'descriptors' has no descriptor set for domain {domain!r} (smiles, crystal)")
 
 
-def raw_descriptors(domain: str, texts: Sequence[str], cache_dir: str | Path | None = None,
-                    log: Callable[[str], None] | None = None) -> tuple[list[str], np.ndarray, str]:
-    """``(names, N x F raw matrix, featurizer name)`` of the domain's descriptor set, cached on disk."""
+def _cached_piece(args: tuple[str, list[str], str | None]) -> np.ndarray:
+    """One chunk-aligned piece of :func:`raw_descriptors` (a worker process's unit of work)."""
     from sciptm.features.cache import cached_rows
 
+    domain, piece, cache_dir = args
     names, fn, featurizer = _descriptor_producer(domain)
+    return cached_rows(f"pretraining-{featurizer}", {"featurizer": featurizer, "names": names}, piece,
+                       lambda part: np.asarray(fn(part), dtype=np.float64), cache=True, cache_dir=cache_dir)
+
+
+def raw_descriptors(domain: str, texts: Sequence[str], cache_dir: str | Path | None = None,
+                    log: Callable[[str], None] | None = None, workers: int = 1) -> tuple[list[str], np.ndarray, str]:
+    """``(names, N x F raw matrix, featurizer name)`` of the domain's descriptor set, cached on disk in chunks
+    of :data:`sciptm.features.cache.CHUNK` rows; ``workers > 1`` computes chunks in that many processes
+    (same chunk boundaries, so the cache files are the same either way)."""
+    from sciptm.features.cache import CHUNK
+
+    names, _, featurizer = _descriptor_producer(domain)
     log = log or logger.info
-    done = [0]
+    texts = list(texts)
+    pieces = [texts[i:i + CHUNK] for i in range(0, len(texts), CHUNK)]
+    folder = str(cache_dir) if cache_dir is not None else None
+    jobs = [(domain, piece, folder) for piece in pieces]
+    parts: list[np.ndarray] = []
+    if workers > 1 and len(pieces) > 1:
+        import multiprocessing
 
-    def compute(part: list[str]) -> np.ndarray:
-        out = np.asarray(fn(part), dtype=np.float64)
-        done[0] += len(part)
-        log(f"targets: {featurizer} of {done[0]} items computed")
-        return out
-
-    raw = cached_rows(f"pretraining-{featurizer}", {"featurizer": featurizer, "names": names}, list(texts), compute,
-                      cache=True, cache_dir=cache_dir)
-    return names, raw, featurizer
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ctx.Pool(min(workers, len(pieces))) as pool:
+            for part in pool.imap(_cached_piece, jobs):
+                parts.append(part)
+                log(f"targets: {featurizer} of {sum(len(p) for p in parts)} / {len(texts)} items")
+    else:
+        for job in jobs:
+            parts.append(_cached_piece(job))
+            log(f"targets: {featurizer} of {sum(len(p) for p in parts)} / {len(texts)} items")
+    if not parts:
+        return names, np.zeros((0, len(names))), featurizer
+    return names, np.concatenate(parts, axis=0), featurizer
 
 
 def read_labels(spec: str, resolve: Callable[[str], Path | None]) -> dict[str, float]:
@@ -218,8 +240,9 @@ def build_targets(cfg, corpus, log: Callable[[str], None] | None = None) -> Targ
             texts_train = corpus.train.take(range(len(corpus.train)))
             texts_val = corpus.val.take(range(len(corpus.val)))
             log(f"targets: descriptors of {len(texts_train)} train + {len(texts_val)} val items ({domain})")
-            names, raw_train, _ = raw_descriptors(domain, texts_train, cache_dir, log)
-            _, raw_val, _ = raw_descriptors(domain, texts_val, cache_dir, log)
+            workers = cfg.workers if cfg.workers > 0 else 1
+            names, raw_train, _ = raw_descriptors(domain, texts_train, cache_dir, log, workers)
+            _, raw_val, _ = raw_descriptors(domain, texts_val, cache_dir, log, workers)
         elif objective == "formation_energy":
             if domain != "crystal":
                 from sciptm.errors import ConfigError

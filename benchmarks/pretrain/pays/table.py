@@ -4,6 +4,9 @@
 
 Each row pairs a shipped encoder with ``<same name>@random`` (same architecture, tokenizer, hyperparameters,
 splits and seeds; fresh weights) from the same results.json. Runs not finished are shown as missing.
+
+Issue 12 must-show 4 adds a three-way section (``THREE_WAY``): the new multi-objective encoder against the
+masked-LM-only one and the same architecture untrained, frozen probes, one results.json per field.
 """
 from __future__ import annotations
 
@@ -12,6 +15,33 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS = ["chem", "chem_finetune", "protein", "materials"]
+#: results folder -> (new multi-objective encoder, masked-LM-only encoder, untrained twin), all ``:probe``
+THREE_WAY = {
+    "chem_mtr": ("sciptm/smiles-mtr:probe", "sciptm/smiles-small:probe", "sciptm/smiles-small@random:probe"),
+    "materials_multi": ("sciptm/crystal-multi:probe", "sciptm/crystal-small:probe",
+                        "sciptm/crystal-small@random:probe"),
+}
+
+
+def three_way() -> list[dict]:
+    out = []
+    for run, (new, mlm, rand) in THREE_WAY.items():
+        path = HERE / "results" / run / "results.json"
+        if not path.is_file():
+            continue
+        res = json.loads(path.read_text())
+        summary = {(s["task"], s["model"]): s for s in res["summary"]}
+        for task in dict.fromkeys(s["task"] for s in res["summary"]):
+            cells = [summary.get((task, m)) for m in (new, mlm, rand)]
+            if cells[0] is None:
+                continue
+            ref = cells[0]
+            done = [c for c in cells if c is not None]
+            best = (max if ref["greater_is_better"] else min)(done, key=lambda c: c["mean"])
+            out.append({"task": task, "metric": ref["metric"], "up": ref["greater_is_better"], "cells": cells,
+                        "best": ["new", "mlm", "untrained"][cells.index(best)], "new": new, "mlm": mlm,
+                        "protocol": res["splits"].get(task, {}).get("protocol", ""), "results": f"results/{run}"})
+    return out
 
 
 def rows() -> list[dict]:
@@ -54,6 +84,23 @@ def main() -> None:
         arrow = "↑" if r["pretrained"]["greater_is_better"] else "↓"
         lines.append(f"| {r['task']} | `{r['encoder']}` | {r['mode']} | {r['metric']} {arrow} | {fmt(r['pretrained'])} "
                      f"| {fmt(r['random'])} | {'yes' if r['pays'] else 'no'} | {r['protocol']} |")
+    extra = three_way()
+    if extra:
+        lines += ["", "## Issue 12: new multi-objective pretraining vs masked-LM only vs untrained (frozen probes)", "",
+                  "Same architecture per row; `new` = MLM + descriptor regression (SMILES: RDKit 2D descriptors, "
+                  "\"MTR\"; crystals: Magpie + formation energy), continued from the MLM-only checkpoint "
+                  "(model cards: `sciptm/checkpoints/`). Mean ± std over seeds / folds.", "",
+                  "| task | metric | new (multi-objective) | masked-LM only | untrained (@random) | best | new beats MLM-only |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in extra:
+            arrow = "↑" if r["up"] else "↓"
+            new, mlm, rand = (fmt(c) if c else "not run" for c in r["cells"])
+            beats = "-" if r["cells"][1] is None else (
+                "yes" if (r["cells"][0]["mean"] > r["cells"][1]["mean"]) == r["up"] else "no")
+            lines.append(f"| {r['task']} | {r['metric']} {arrow} | {new} | {mlm} | {rand} | {r['best']} | {beats} |")
+        wins = [r for r in extra if r["cells"][1] is not None
+                and (r["cells"][0]["mean"] > r["cells"][1]["mean"]) == r["up"]]
+        lines += ["", f"New beats MLM-only on {len(wins)} of {sum(r['cells'][1] is not None for r in extra)} tasks."]
     text = "\n".join(lines) + "\n"
     (HERE / "PAYS.md").write_text(text)
     print(text)
