@@ -87,6 +87,10 @@ class MultiObjectiveModel(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None = None,
                 targets: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         need_hidden = bool(self.slices)
+        if self.training and self.objective == "mlm" and self.uses_lm and labels is not None:
+            split = split_lm(self.lm_model)
+            if split is not None:  # the LM head runs only on the masked positions (identical loss)
+                return self._forward_masked(*split, input_ids, attention_mask, labels, targets)
         kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self.uses_lm and labels is not None:
             kwargs["labels"] = labels
@@ -111,6 +115,40 @@ class MultiObjectiveModel(torch.nn.Module):
         losses["_logits"] = out.logits
         losses["loss"] = total
         return losses
+
+    def _forward_masked(self, body: torch.nn.Module, head: torch.nn.Module, input_ids: torch.Tensor,
+                        attention_mask: torch.Tensor, labels: torch.Tensor,
+                        targets: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Training forward of a masked LM: the body on every position, the LM head (dense, norm, vocabulary
+        projection) only on the ``labels != -100`` positions. ``_logits`` holds those ``K x V`` logits."""
+        hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        chosen = labels != IGNORE
+        logits = head(hidden[chosen])
+        lm_loss = torch.nn.functional.cross_entropy(logits.float(), labels[chosen])
+        losses: dict[str, torch.Tensor] = {"lm": lm_loss}
+        total = self.weights["lm"] * lm_loss
+        if self.slices:
+            if targets is None:
+                raise ValueError("regression objectives need batch['targets']")
+            pred = self.head(mean_pool(hidden, attention_mask))
+            for name, cols in self.slices.items():
+                loss = masked_mse(pred[:, cols], targets[:, cols])
+                losses[name] = loss
+                total = total + self.weights[name] * loss
+            losses["_pred"] = pred
+        losses["_logits"] = logits
+        losses["loss"] = total
+        return losses
+
+
+def split_lm(lm_model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module] | None:
+    """``(body, lm_head)`` of a ``transformers`` masked LM whose head maps hidden states position by position
+    (RoBERTa/ESM ``lm_head``, BERT ``cls``), or ``None`` when the model does not expose them."""
+    body = getattr(lm_model, "base_model", None)
+    head = getattr(lm_model, "lm_head", None) or getattr(lm_model, "cls", None)
+    if body is None or body is lm_model or head is None:
+        return None
+    return body, head
 
 
 @torch.no_grad()
@@ -169,6 +207,7 @@ def evaluate_objectives(model: MultiObjectiveModel, batches: list[dict[str, torc
 
 
 def _mean_r2(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Mean per-column R² over the columns that vary on these rows."""
     r2 = []
     for j in range(true.shape[1]):
         t, p = true[:, j], pred[:, j]
@@ -177,7 +216,7 @@ def _mean_r2(pred: torch.Tensor, true: torch.Tensor) -> float:
             continue
         t, p = t[ok], p[ok]
         var = float(((t - t.mean()) ** 2).sum())
-        if var <= 0:
+        if var <= 1e-3 * len(t):  # (standardized units) nearly constant on these rows: R² is meaningless
             continue
         r2.append(1.0 - float(((t - p) ** 2).sum()) / var)
     return float(sum(r2) / len(r2)) if r2 else float("nan")

@@ -89,6 +89,12 @@ def _optimizer(model: torch.nn.Module, cfg: PretrainConfig) -> torch.optim.Optim
             continue
         (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    for kind in ("fused", "foreach"):  # one kernel per step where the device has it; the same AdamW update
+        try:
+            return torch.optim.AdamW([dict(g) for g in groups], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6,
+                                     **{kind: True})
+        except (RuntimeError, ValueError, TypeError):
+            continue
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
 
 

@@ -136,15 +136,14 @@ class Trainer:
         set_seed(cfg.seed, deterministic=True)
         acc = self._accelerator()
         collate = Collator(tokenizer, train, augment if cfg.augment else None, cfg.seed)
-        sampler = BucketSampler(token_lengths(tokenizer, train.texts), cfg.batch_size, cfg.seed, cfg.bucket_pool,
+        # one tokenizer pass: the ids give the bucket lengths and (without augmentation) every batch
+        sampler = BucketSampler([len(i) for i in collate.ids], cfg.batch_size, cfg.seed, cfg.bucket_pool,
                                 drop_last=len(train) > cfg.batch_size)
         loader = DataLoader(range(len(train)), batch_sampler=sampler, collate_fn=collate)
         head_params = [p for n, p in module.named_parameters() if not n.startswith("encoder.")]
         enc_params = [p for n, p in module.named_parameters() if n.startswith("encoder.")]
-        optimizer = torch.optim.AdamW(
-            [{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
-            weight_decay=cfg.weight_decay,
-        )
+        optimizer = adamw([{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
+                          cfg.weight_decay)
         steps = cfg.epochs * max(1, math.ceil(len(train) / cfg.batch_size))
         scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
         module, optimizer, loader, scheduler = acc.prepare(module, optimizer, loader, scheduler)
@@ -168,7 +167,7 @@ class Trainer:
                     acc.clip_grad_norm_(module.parameters(), cfg.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
-                optimizer.zero_grad()
+                optimizer.zero_grad(set_to_none=True)
                 losses.append(float(loss.detach()))
             row: dict[str, float] = {"epoch": epoch, "train_loss": float(np.mean(losses)),
                                      "seconds": time.perf_counter() - t0}
@@ -228,7 +227,7 @@ class Trainer:
         budget = max_tokens or default_max_tokens(device)
         try:
             outs: list[list[np.ndarray]] = [[] for _ in range(max(1, dropout_samples))]
-            lengths = token_lengths(tokenizer, data.texts)
+            lengths = [len(i) for i in collate.ids]
             order: list[int] = []
             for rows in token_budget_batches(lengths, budget, batch_size):
                 order += rows
@@ -243,6 +242,17 @@ class Trainer:
         inverse = np.argsort(np.asarray(order, dtype=np.int64))
         stacked = np.stack([np.concatenate(o)[inverse] for o in outs])
         return stacked if dropout_samples > 0 else stacked[0]
+
+
+def adamw(groups: list[dict[str, Any]], weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW with its fused kernel (one call per step for all parameters) where the parameters' device
+    supports it, else the multi-tensor (``foreach``) one; the update is the same AdamW either way."""
+    for kind in ("fused", "foreach"):
+        try:
+            return torch.optim.AdamW([dict(g) for g in groups], weight_decay=weight_decay, **{kind: True})
+        except (RuntimeError, ValueError, TypeError):
+            continue
+    return torch.optim.AdamW(groups, weight_decay=weight_decay)
 
 
 def token_lengths(tokenizer, texts: list[str]) -> list[int]:

@@ -15,7 +15,8 @@ length centred on the site (clamped to the sequence ends), as ProteinGym does.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -71,6 +72,28 @@ def _window_start(pos: np.ndarray, length: int, width: int) -> np.ndarray:
     return np.clip(pos - width // 2, 0, max(length - width, 0))
 
 
+@contextmanager
+def _fused_gelu(lm: torch.nn.Module) -> Iterator[None]:
+    """Run ESM's exact GELU as one ``torch.nn.functional.gelu`` kernel instead of its four-op Python formula
+    (``x * 0.5 * (1 + erf(x / sqrt(2)))``, the same function): 35% of a small ESM forward on CPU.
+
+    ``transformers``' ESM looks the module-level ``gelu`` up at call time; it is swapped for the duration of
+    the block and put back after (any model class other than ESM is left alone).
+    """
+    import sys
+
+    module = sys.modules.get(type(lm).__module__)
+    original = getattr(module, "gelu", None) if module is not None else None
+    if module is None or not module.__name__.endswith("modeling_esm") or original is None:
+        yield
+        return
+    module.gelu = torch.nn.functional.gelu
+    try:
+        yield
+    finally:
+        module.gelu = original
+
+
 def _log_probs(lm: torch.nn.Module, rows: list[list[int]], device: torch.device) -> torch.Tensor:
     ids = torch.tensor(rows, dtype=torch.long, device=device)
     logits = lm(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
@@ -92,11 +115,38 @@ def _site_log_probs(lm: torch.nn.Module, rows: list[list[int]], row_idx: np.ndar
     head = getattr(lm, "lm_head", None)
     body = getattr(lm, "base_model", None)
     if head is not None and body is not None and body is not lm:
-        hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
-        logits = head(hidden[r, c])
+        with _last_block_at(body, r, c) as picked:
+            hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
+        logits = head(hidden[:, 0] if picked else hidden[r, c])
     else:
         logits = lm(input_ids=ids, attention_mask=mask).logits[r, c]
     return torch.log_softmax(logits.float(), dim=-1)
+
+
+@contextmanager
+def _last_block_at(body: torch.nn.Module, rows: torch.Tensor, cols: torch.Tensor) -> Iterator[bool]:
+    """Within the block, the last transformer block's feed-forward (two thirds of its FLOPs) runs only on the
+    ``(rows, cols)`` positions that are read: a forward hook on its attention keeps those rows, as a batch of
+    ``K`` one-token sequences, so ``last_hidden_state`` comes out ``K x 1 x d``. Everything after the
+    attention is position-wise (feed-forward, residuals, ESM's final norm), so the values are those of the
+    full pass. Yields ``False`` (and changes nothing) for a model without ``encoder.layer[-1].attention``."""
+    layers = getattr(getattr(body, "encoder", None), "layer", None)
+    last = layers[-1] if isinstance(layers, torch.nn.ModuleList) and len(layers) else None
+    attention = getattr(last, "attention", None)
+    if attention is None or not hasattr(last, "feed_forward_chunk") or getattr(last, "add_cross_attention", False):
+        yield False
+        return
+
+    def keep_read_rows(module: torch.nn.Module, args: Any, output: Any) -> Any:
+        if isinstance(output, tuple):
+            return (output[0][rows, cols].unsqueeze(1), *output[1:])
+        return output[rows, cols].unsqueeze(1)
+
+    handle = attention.register_forward_hook(keep_read_rows)
+    try:
+        yield True
+    finally:
+        handle.remove()
 
 
 def _parse_all(texts: list[Any], row_ids: list[Any], wt: str, offset: int, vocab_id: dict[str, int], unk: int | None):
@@ -109,10 +159,15 @@ def _parse_all(texts: list[Any], row_ids: list[Any], wt: str, offset: int, vocab
     rows, pos, wt_res, mut_res, bad = parse_table(texts, wt, offset)
 
     def as_ids(residues: np.ndarray) -> np.ndarray:
-        letters, inverse = np.unique(residues, return_inverse=True)
-        table = np.array([-1 if vocab_id.get(c, unk) in (None, unk) else vocab_id[c] for c in letters.tolist()],
-                         dtype=np.int64)
-        return table[inverse.reshape(-1)] if len(residues) else np.zeros(0, dtype=np.int64)
+        if not len(residues):
+            return np.zeros(0, dtype=np.int64)
+        # one code point per 1-character residue: a lookup table instead of sorting strings
+        points = np.ascontiguousarray(residues, dtype="<U1").view(np.uint32).astype(np.int64)
+        table = np.full(int(points.max()) + 1, -1, dtype=np.int64)
+        for cp in np.flatnonzero(np.bincount(points)).tolist():
+            c = chr(cp)
+            table[cp] = -1 if vocab_id.get(c, unk) in (None, unk) else vocab_id[c]
+        return table[points]
 
     wt_ids, mut_ids = as_ids(wt_res), as_ids(mut_res)
     if (mut_ids < 0).any():
@@ -156,13 +211,15 @@ def site_log_probs(
     wt: Any,
     positions: Sequence[int],
     method: Method = "masked-marginal",
-    batch_size: int = 32,
+    batch_size: int | None = None,
     window: int | None = None,
     progress: bool | None = None,
 ) -> np.ndarray:
     """Log-probabilities over the vocabulary at each 0-based ``positions`` of the wild type.
 
     Returns an array ``P x V`` (``V`` = vocabulary size); see :func:`score_mutations` for the methods.
+    ``batch_size`` is the number of windows per forward pass (default: as many as fit the device's token
+    budget, :func:`~sciptm.encoders.batching.default_max_tokens`).
 
     Example
     -------
@@ -210,18 +267,25 @@ def site_log_probs(
     # the (input row, column) each requested site is read from: only those columns go through the LM head
     want_row = np.array([row for row, _ in sites], dtype=np.int64)
     want_col = np.array([len(prefix) + p - start for p, (_, start) in zip(positions.tolist(), sites)], dtype=np.int64)
+    if batch_size is None:
+        from sciptm.encoders.batching import default_max_tokens
+
+        batch_size = max(1, default_max_tokens(device) // max(1, len(inputs[0]) if inputs else 1))
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, not {batch_size}")
     n_batches = -(-len(inputs) // batch_size)
     show = progress if progress is not None else len(inputs) > 256
     emb = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
     vocab = int(emb.weight.shape[0]) if emb is not None else len(encoder.tokenizer)
     out = np.empty((len(positions), vocab), dtype=np.float32)
     try:
-        for b in progress_bar(range(n_batches), "scoring sites", show, n_batches):
-            lo, hi = b * batch_size, min(len(inputs), (b + 1) * batch_size)
-            ks = np.flatnonzero((want_row >= lo) & (want_row < hi))
-            if not len(ks):
-                continue
-            out[ks] = _site_log_probs(lm, inputs[lo:hi], want_row[ks] - lo, want_col[ks], device).cpu().numpy()
+        with _fused_gelu(lm):
+            for b in progress_bar(range(n_batches), "scoring sites", show, n_batches):
+                lo, hi = b * batch_size, min(len(inputs), (b + 1) * batch_size)
+                ks = np.flatnonzero((want_row >= lo) & (want_row < hi))
+                if not len(ks):
+                    continue
+                out[ks] = _site_log_probs(lm, inputs[lo:hi], want_row[ks] - lo, want_col[ks], device).cpu().numpy()
     finally:
         lm.train(was_training)
     return out
@@ -233,7 +297,7 @@ def score_mutations(
     mutants: str | Sequence[str] | Any,
     method: Method = "masked-marginal",
     offset: int = 0,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     window: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
@@ -247,7 +311,7 @@ def score_mutations(
     method: ``"masked-marginal"`` (one masked pass per distinct position) or ``"wt-marginal"``
         (one pass of the wild type).
     offset: numbering offset of the mutant strings (position ``p`` is ``wt[p - offset - 1]``).
-    batch_size: sequences per forward pass.
+    batch_size: sequences per forward pass (default: as many as fit the device's token budget).
     window: residues per pass (default: the model's maximum); longer wild types are windowed.
     progress: show a progress bar (default: when there are more than 256 passes).
 
@@ -279,7 +343,9 @@ def score_mutations(
     vocab_id = encoder.tokenizer.get_vocab()
     rows, pos, wt_ids, mut_ids = _parse_all(texts, row_ids, wt_text, offset, vocab_id,
                                             encoder.tokenizer.unk_token_id)
-    positions, site_index = np.unique(pos, return_inverse=True)
+    present = np.bincount(pos) > 0 if len(pos) else np.zeros(0, dtype=bool)
+    positions = np.flatnonzero(present)  # sorted distinct positions, and each site's index among them
+    site_index = (np.cumsum(present) - 1)[pos] if len(pos) else np.zeros(0, dtype=np.int64)
     table = site_log_probs(encoder, wt_text, positions, method, batch_size, window, progress)
     scores = np.bincount(rows, weights=(table[site_index, mut_ids] - table[site_index, wt_ids]).astype(np.float64),
                          minlength=len(texts))
