@@ -48,9 +48,9 @@ logger = logging.getLogger(__name__)
 AUGMENTED_SUFFIX = ":augmented"
 BLOCKS = ("onehot", "zeroshot", "embedding")
 #: ridge penalties searched, as multiples of the number of training rows
-RELATIVE_ALPHAS = tuple(float(a) for a in np.logspace(-6, 2, 17))
+RELATIVE_ALPHAS = tuple(float(a) for a in np.logspace(-8, 2, 21))
 ZEROSHOT_WEIGHTS = (0.0, 1.0, 3.0, 10.0)
-EMBEDDING_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
+EMBEDDING_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 
 #: encoder name -> loaded encoder (one per process)
 _ENCODERS: dict[str, Any] = {}
