@@ -94,7 +94,8 @@ class PretrainConfig:
     label_file: ``id,value`` CSV (no header) of per-record labels for ``formation_energy``; a path, a path
         under the mirror, or ``<archive>::<member>`` inside the corpus tar; ``None`` = the ``id_prop.csv``
         member of the corpus archive.
-    head_hidden: width of the regression head's hidden layer (``None``: the encoder's hidden size).
+    head_hidden: width of the regression head's hidden layer (``None``: the encoder's hidden size; ``0``: a
+        linear head, so the pooled embedding encodes the targets linearly, as frozen linear probes read it).
     init_from: start from these weights (a saved encoder folder or a shipped name such as
         ``sciptm/smiles-small``) instead of a fresh ``size``/``architecture`` model (continued pretraining).
     block_label_splits: crystals with ``formation_energy``: also drop the corpus items in the test split of
@@ -183,6 +184,7 @@ class PretrainConfig:
             (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
             (self.max_length is None or self.max_length >= 4, f"max_length must be >= 4, got {self.max_length}"),
             (self.target_clip > 0, f"target_clip must be > 0, got {self.target_clip}"),
+            (self.head_hidden is None or self.head_hidden >= 0, f"head_hidden must be >= 0, got {self.head_hidden}"),
         ]
         from sciptm.errors import ConfigError
 

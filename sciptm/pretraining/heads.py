@@ -30,13 +30,18 @@ HEAD_META = "regression_head.json"
 
 
 class RegressionHead(torch.nn.Module):
-    """``Linear -> GELU -> Linear`` from the pooled embedding to the standardized targets."""
+    """``Linear -> GELU -> Linear`` from the pooled embedding to the standardized targets; ``hidden=0`` gives a
+    single linear layer (the pooled embedding must then encode the targets linearly, as frozen linear probes
+    read it)."""
 
     def __init__(self, hidden_size: int, n_targets: int, hidden: int | None = None, dropout: float = 0.1):
         super().__init__()
-        width = int(hidden or hidden_size)
-        self.net = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(hidden_size, width),
-                                       torch.nn.GELU(), torch.nn.Linear(width, n_targets))
+        width = int(hidden_size if hidden is None else hidden)
+        if width == 0:
+            self.net = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(hidden_size, n_targets))
+        else:
+            self.net = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(hidden_size, width),
+                                           torch.nn.GELU(), torch.nn.Linear(width, n_targets))
         self.hidden_size, self.n_targets, self.width = hidden_size, n_targets, width
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:

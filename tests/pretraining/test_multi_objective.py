@@ -60,6 +60,9 @@ def test_objective_config_validation():
         PretrainConfig(objectives={"mlm": 0.0, "descriptors": 0})
     with pytest.raises(ConfigError, match="weight must be a number"):
         PretrainConfig(objectives={"descriptors": -1})
+    linear = RegressionHead(32, 5, hidden=0)
+    assert [type(m).__name__ for m in linear.net] == ["Dropout", "Linear"] and linear(torch.zeros(2, 32)).shape == (2, 5)
+    assert len([m for m in RegressionHead(32, 5).net if isinstance(m, torch.nn.Linear)]) == 2
 
 
 def test_target_standardization_drops_constant_and_missing_columns():
