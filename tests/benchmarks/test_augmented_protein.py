@@ -61,7 +61,7 @@ def test_onehot_block_equals_sklearn_ridge(grb2):
     F = np.hstack([oh_scaled, zs_scaled])
     ref = Ridge(alpha=0.01 * 300).fit(F[tr], y[tr])
     np.testing.assert_allclose(est.predict(X[300:]), ref.predict(F[300:]), rtol=1e-6, atol=1e-6)
-    assert est.info_["alpha"] == pytest.approx(3.0)
+    assert est.info_["alpha"] == [pytest.approx(3.0)] and est.info_["alpha_grid"] == [pytest.approx(3.0)] * 2
 
 
 def test_inner_cv_never_sees_test_rows(grb2, monkeypatch):

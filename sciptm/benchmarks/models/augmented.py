@@ -282,7 +282,8 @@ class AugmentedRegressor(RegressorMixin, BaseEstimator):
         self.info_ = {
             "encoder": self.encoder, "blocks": list(names), "block_columns": dict(zip(names, map(int, sizes))),
             "block_weights": {k: float(v) for k, v in weights.items()}, "alpha_relative": float(alphas[best_a]),
-            "alpha": float(alphas[best_a] * n), "alpha_grid_relative": [float(alphas.min()), float(alphas.max())],
+            "alpha": [float(alphas[best_a] * n)], "alpha_grid": [float(alphas.min() * n), float(alphas.max() * n)],
+            "alpha_grid_relative": [float(alphas.min()), float(alphas.max())],
             "alpha_at_edge": bool(best_a in (0, len(alphas) - 1)), "inner_folds": int(self.inner_folds),
             "inner_metric": "mse", "inner_mse": float(errors[best_c, best_a]),
             "inner_mse_onehot_only": float(errors[_index_of(combos, names, "onehot"), :].min())
