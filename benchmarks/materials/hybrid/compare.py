@@ -97,5 +97,10 @@ for task in ("matbench_phonons", "matbench_expt_gap"):
     if h is None:
         print(f"- {task}: not run.")
         continue
+    hv, rv = values[(task, "hybrid (inner-selected)")], values[(task, "rf-composition")]
+    diffs = [hv[f] - rv[f] for f in sorted(hv) if f in rv]
+    paired = (f"; per fold: lower MAE on {sum(d < 0 for d in diffs)} of {len(diffs)}, paired difference "
+              f"{statistics.mean(diffs):+.4g} ± {statistics.stdev(diffs):.3g}" if len(diffs) > 1 else "")
     print(f"- {task}: hybrid {h:.4g} vs rf-composition {rf:.4g} ({'beats' if h < rf else 'misses'} by "
-          f"{abs(h - rf) / rf:.1%}), vs RF-SCM/Magpie {lb} ({'beats' if h < lb else 'misses'} by {abs(h - lb) / lb:.1%}).")
+          f"{abs(h - rf) / rf:.1%}{paired}), vs RF-SCM/Magpie {lb} ({'beats' if h < lb else 'misses'} by "
+          f"{abs(h - lb) / lb:.1%}).")
