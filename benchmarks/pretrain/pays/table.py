@@ -87,9 +87,16 @@ def main() -> None:
     extra = three_way()
     if extra:
         lines += ["", "## Issue 12: new multi-objective pretraining vs masked-LM only vs untrained (frozen probes)", "",
-                  "Same architecture per row; `new` = MLM + descriptor regression (SMILES: RDKit 2D descriptors, "
-                  "\"MTR\"; crystals: Magpie + formation energy), continued from the MLM-only checkpoint "
-                  "(model cards: `sciptm/checkpoints/`). Mean ± std over seeds / folds.", "",
+                  "Same architecture per row (RoBERTa 6 x 256); `new` = `sciptm/smiles-mtr`: MLM + RDKit-descriptor "
+                  "regression (\"MTR\"), continued from the MLM-only `sciptm/smiles-small` for 350 steps / 844,689 "
+                  "tokens on one CPU thread (config `../smiles_mtr_cpu.yaml`, card `smiles_mtr_run/README.md`; not "
+                  "shipped). Frozen probes (mean-pooled embeddings + RidgeCV / RidgeClassifierCV), scaffold_balanced "
+                  "80/10/10, seeds 0 1 2; mean ± std over seeds. Command: `/work/notes/heavy sciptm bench chem "
+                  "--config benchmarks/pretrain/pays/chem_mtr.yaml --no-report` (stopped during HIV: HIV has seed 0 "
+                  "of `new` and MLM-only only, its `@random` rows were not run, 3 x ~6 min of embedding on one "
+                  "thread), then `sciptm bench chem --config benchmarks/pretrain/pays/chem_mtr.yaml --collect-only "
+                  "--no-report`. The crystal run (`../crystal_multi_cpu.yaml`) found no free CPU slot: no "
+                  "materials rows.", "",
                   "| task | metric | new (multi-objective) | masked-LM only | untrained (@random) | best | new beats MLM-only |",
                   "|---|---|---|---|---|---|---|"]
         for r in extra:
