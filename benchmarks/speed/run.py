@@ -630,6 +630,12 @@ def markdown(results: dict[str, Any]) -> str:
             f"{s['import_sciptm_over_torch']:.2f} (time ratio)", "<= 1.1")
         row("sciptm --help / import torch", f"{s['seconds']['sciptm_help']:.2f} s", f"{s['seconds']['import_torch']:.2f} s",
             f"{s['help_over_torch']:.2f} (time ratio)", "<= 0.5")
+    runs = sorted({(v.get("when", "?"), v.get("command", "?")) for v in r.values() if isinstance(v, dict)})
+    if len(runs) > 1:
+        lines += ["", "Sections come from these runs (ratios are always within one run):", ""]
+        for when, command in runs:
+            names = [k for k, v in r.items() if (v.get("when", "?"), v.get("command", "?")) == (when, command)]
+            lines.append(f"- {when}: `{command}`: {', '.join(names)}")
     return "\n".join(lines) + "\n"
 
 
@@ -655,7 +661,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("SCIPTM_DATA_MIRROR", str(mirror()))
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "speed.json"
-    results = json.loads(path.read_text()) if path.exists() and not args.force else {"sections": {}}
+    # --force re-runs the chosen sections; the others stay, each with the command and time that measured it
+    results = json.loads(path.read_text()) if path.exists() else {"sections": {}}
     results["command"] = " ".join(["python", "benchmarks/speed/run.py", *(argv or sys.argv[1:])])
     results["machine"] = {"cpus": os.cpu_count(), "threads": args.threads, "python": platform.python_version(),
                           "torch": torch.__version__, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -672,7 +679,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: running (load {os.getloadavg()[0]:.1f})", flush=True)
         t0 = time.perf_counter()
         results["sections"][name] = {**SECTIONS[name](args), "wall_s": time.perf_counter() - t0,
-                                     "load_avg_1min_after": os.getloadavg()[0]}
+                                     "load_avg_1min_after": os.getloadavg()[0],
+                                     "command": results["command"], "when": results["machine"]["when"]}
         print(f"{name}: {json.dumps(results['sections'][name])}", flush=True)
         path.write_text(json.dumps(results, indent=2))
     results["machine"]["load_end"] = os.getloadavg()[0]
