@@ -95,8 +95,14 @@ def main() -> None:
                   "--config benchmarks/pretrain/pays/chem_mtr.yaml --no-report` (stopped during HIV: HIV has seed 0 "
                   "of `new` and MLM-only only, its `@random` rows were not run, 3 x ~6 min of embedding on one "
                   "thread), then `sciptm bench chem --config benchmarks/pretrain/pays/chem_mtr.yaml --collect-only "
-                  "--no-report`. The crystal run (`../crystal_multi_cpu.yaml`) found no free CPU slot: no "
-                  "materials rows.", "",
+                  "--no-report`. Materials rows: `new` = `sciptm/crystal-multi`: MLM + 106 Magpie features + MP formation "
+                  "energy (linear head), continued from `sciptm/crystal-small` for 350 steps / 658,337 tokens, 269 s "
+                  "on one CPU thread (config `../crystal_multi_cpu.yaml`, card `crystal_multi_run/README.md`: 840 of "
+                  "the first 3,000 MP CIFs kept after the Matbench and mp_formation_energy-test exclusions; not "
+                  "shipped), the 5 official Matbench folds; command `sciptm bench materials --config "
+                  "benchmarks/pretrain/pays/materials_multi.yaml --no-report` with the run's export registered "
+                  "under that name for the run only. Cells that agree to the third decimal are ties whatever the "
+                  "last column says.", "",
                   "| task | metric | new (multi-objective) | masked-LM only | untrained (@random) | best | new beats MLM-only |",
                   "|---|---|---|---|---|---|---|"]
         for r in extra:
