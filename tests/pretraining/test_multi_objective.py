@@ -6,7 +6,6 @@ energies), Matbench formula files. Micro models (a few ten thousand parameters):
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +20,6 @@ from sciptm.pretraining.targets import TargetSpec, build_targets
 
 REPO = Path(__file__).resolve().parents[2]
 MICRO = {"layers": 2, "hidden": 32, "heads": 2, "ffn": 64}
-
-
-@pytest.fixture(scope="module")
-def mirror() -> Path:
-    root = os.environ.get("SCIPTM_DATA_MIRROR") or str(REPO.parent / "shared" / "datasets")
-    if not (Path(root) / "chem" / "moses_train.csv.gz").exists():
-        pytest.skip(f"data mirror with chem/moses_train.csv.gz not found at {root} (set SCIPTM_DATA_MIRROR)")
-    return Path(root)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("mtr-cache")
 
 
 def _cfg(mirror: Path, cache: Path, **kw) -> PretrainConfig:

@@ -6,7 +6,6 @@ the mirror is absent). Models are a few tens of thousands of parameters so each 
 from __future__ import annotations
 
 import itertools
-import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -33,19 +32,6 @@ from sciptm.pretraining.keys import hash_keys
 
 REPO = Path(__file__).resolve().parents[2]
 MICRO = {"layers": 2, "hidden": 32, "heads": 2, "ffn": 64}
-
-
-@pytest.fixture(scope="module")
-def mirror() -> Path:
-    root = os.environ.get("SCIPTM_DATA_MIRROR") or str(REPO.parent / "shared" / "datasets")
-    if not (Path(root) / "chem" / "moses_train.csv.gz").exists():
-        pytest.skip(f"data mirror with chem/moses_train.csv.gz not found at {root} (set SCIPTM_DATA_MIRROR)")
-    return Path(root)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("pretrain-cache")
 
 
 @pytest.fixture(scope="module")
