@@ -117,6 +117,13 @@ def _forest(classify: bool, n_estimators: int, seed: int, n_jobs: int, max_featu
     return cls(n_estimators=n_estimators, n_jobs=n_jobs, random_state=seed, oob_score=oob, **extra)
 
 
+def _single_class_value(labels: np.ndarray, classify: bool) -> float | None:
+    """The constant a classifier target predicts when its training rows hold fewer than two classes, else None."""
+    if classify and len(np.unique(labels)) < 2:
+        return float(labels[0]) if len(labels) else 0.5
+    return None
+
+
 def forest_component(D: np.ndarray, y: np.ndarray, classify: bool, train: np.ndarray, inner: np.ndarray | None,
                      test: np.ndarray, seed: int, n_estimators: int = 500, n_jobs: int = 1,
                      max_features: Any = None, models: list[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -133,8 +140,8 @@ def forest_component(D: np.ndarray, y: np.ndarray, classify: bool, train: np.nda
     for t in range(y.shape[1]):
         keep = train[~np.isnan(y[train, t])]
         labels = y[keep, t]
-        if classify and len(np.unique(labels)) < 2:
-            value = float(labels[0]) if len(labels) else 0.5
+        value = _single_class_value(labels, classify)
+        if value is not None:
             inner_pred[:, t], test_pred[:, t] = value, value
             if models is not None:
                 models.append(value)
@@ -169,8 +176,8 @@ def linear_component(Z: np.ndarray, y: np.ndarray, classify: bool, train: np.nda
     for t in range(y.shape[1]):
         keep = train[~np.isnan(y[train, t])]
         labels = y[keep, t]
-        if classify and len(np.unique(labels)) < 2:
-            value = float(labels[0]) if len(labels) else 0.5
+        value = _single_class_value(labels, classify)
+        if value is not None:
             inner_pred[:, t], test_pred[:, t] = value, value
             if models is not None:
                 models.append(value)
