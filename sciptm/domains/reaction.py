@@ -10,6 +10,8 @@ computed on the string as given); ``canonicalize=True`` writes each molecule as 
 'CC(=O)O.OCC>>CC(=O)OCC'
 >>> ReactionDomain(canonicalize=True).to_text("OCC>>C(C)O")
 'CCO>>CCO'
+>>> ReactionDomain().to_text("C[NH2]->[Pt+2]")  # a dative bond is not a reaction arrow
+'C[NH2]->[Pt+2]'
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ REACTION_REGEX = (
     r"\%[0-9]{2}|[0-9])"
 )
 _PATTERN = re.compile(REACTION_REGEX)
+#: a reaction's ``>`` separators: every ``>`` except the head of an RDKit dative bond ``->`` (``[S-]1->[Fe+2]``)
+_SEPARATOR = re.compile(r"(?<!-)>")
 
 
 def split_reaction(text: str) -> list[str]:
@@ -46,7 +50,8 @@ class ReactionDomain(Domain):
     ----------
     canonicalize: write every molecule as RDKit canonical SMILES (default ``False``: keep the input).
 
-    A row is invalid when it has other than 0 or 2 ``>`` separators, an empty reactant or product side,
+    A row is invalid when it has other than 0 or 2 ``>`` separators (the ``>`` of a dative bond ``->`` is
+    not one), an empty reactant or product side,
     or a molecule RDKit cannot parse; the reason names the side and the molecule.
     """
 
@@ -70,7 +75,7 @@ class ReactionDomain(Domain):
         text = item.strip()
         if not text:
             raise ValueError("empty reaction SMILES")
-        parts = text.split(">")
+        parts = _SEPARATOR.split(text)
         if len(parts) not in (1, 3):
             raise ValueError(f"a reaction SMILES has 0 or 2 '>' separators, found {len(parts) - 1}")
         names = ("molecule",) if len(parts) == 1 else ("reactants", "agents", "products")
