@@ -26,9 +26,10 @@ import torch
 from sciptm._util.items import as_list
 from sciptm.errors import InvalidInputError, InvalidRecord
 from sciptm.progress import progress_bar
-from sciptm.domains.protein.mutations import _parse, check_mutations, parse_table
+from sciptm.domains.protein.mutations import _parse, check_mutations
 
 Method = Literal["masked-marginal", "wt-marginal"]
+_STR_DTYPE = pd.Series(["A1G"]).dtype  # what a list of strings becomes in a DataFrame column
 SCORING_METHODS: tuple[str, ...] = ("masked-marginal", "wt-marginal")
 METHODS = SCORING_METHODS  # older name
 
@@ -112,6 +113,8 @@ def _site_log_probs(lm: torch.nn.Module, rows: list[list[int]], row_idx: np.ndar
     mask = torch.ones_like(ids)
     r = torch.as_tensor(row_idx, device=device)
     c = torch.as_tensor(col_idx, device=device)
+    if _lean_esm_ok(lm):
+        return torch.log_softmax(_esm_site_logits(lm, ids, r, c).float(), dim=-1)
     head = getattr(lm, "lm_head", None)
     body = getattr(lm, "base_model", None)
     if head is not None and body is not None and body is not lm:
@@ -121,6 +124,68 @@ def _site_log_probs(lm: torch.nn.Module, rows: list[list[int]], row_idx: np.ndar
     else:
         logits = lm(input_ids=ids, attention_mask=mask).logits[r, c]
     return torch.log_softmax(logits.float(), dim=-1)
+
+
+def _lean_esm_ok(lm: torch.nn.Module) -> bool:
+    """Whether :func:`_esm_site_logits` can stand in for ``lm``'s forward: a ``transformers`` ESM masked LM,
+    encoder-only, rotary or absolute positions, in eval mode."""
+    config = getattr(lm, "config", None)
+    return (type(lm).__name__ == "EsmForMaskedLM" and type(lm).__module__.endswith("modeling_esm")
+            and not lm.training and config is not None and not config.is_decoder
+            and not getattr(config, "add_cross_attention", False)
+            and config.position_embedding_type in ("rotary", "absolute"))
+
+
+def _esm_site_logits(lm: torch.nn.Module, ids: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``lm(input_ids=ids).logits[rows, cols]`` for a ``transformers`` ESM masked LM (no padding), with the
+    model's own modules and weights but less work: query, key and value in one matrix product per block, the
+    rotary embedding written without ``transformers``' concatenation (the same arithmetic), no attention mask
+    (there is no padding), and in the last block the output projection, residual and feed-forward only at the
+    ``(rows, cols)`` positions read. Every other operation is the model's, in its order, so the values are
+    those of the full pass (ESM's GELU is whatever :func:`_fused_gelu` leaves in place)."""
+    esm = lm.esm
+    config = lm.config
+    layers = esm.encoder.layer
+    n_heads = config.num_attention_heads
+    width = config.hidden_size
+    head_dim = width // n_heads
+    batch, length = ids.shape
+    x = esm.embeddings(input_ids=ids, attention_mask=torch.ones_like(ids))
+    rotary = esm.rotary_embeddings if config.position_embedding_type == "rotary" else None
+    if rotary is not None:  # (1, L, 1, head_dim): broadcast over batch and heads in a (B, L, H, head_dim) layout
+        cos, sin = (t.unsqueeze(2) for t in rotary(x, torch.arange(length, device=ids.device).unsqueeze(0)))
+    half = head_dim // 2
+
+    def rotate(t: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        # t * cos + rotate_half(t) * sin, rotate_half(t) = cat(-t2, t1): the halves written, not concatenated
+        out = t * c
+        turned = torch.empty_like(t)
+        torch.neg(t[..., half:], out=turned[..., :half])
+        turned[..., half:] = t[..., :half]
+        return out.add_(turned.mul_(s))
+
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
+        attention = layer.attention
+        self_attn = attention.self
+        h = attention.LayerNorm(x)
+        weight = torch.cat([self_attn.query.weight, self_attn.key.weight, self_attn.value.weight])
+        bias = torch.cat([self_attn.query.bias, self_attn.key.bias, self_attn.value.bias])
+        qkv = torch.nn.functional.linear(h, weight, bias).view(batch, length, 3, n_heads, head_dim)
+        q, k, v = qkv[:, :, 0] * (self_attn.attention_head_size ** -0.5), qkv[:, :, 1], qkv[:, :, 2]
+        if rotary is not None:
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        # every query, also in the last block: the attention kernel's result for one query depends on how many
+        # it is given (its blocking), so fewer would not give the full pass's numbers
+        context = torch.nn.functional.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), scale=1.0).transpose(1, 2)
+        if i < last:
+            x = layer.feed_forward_chunk(attention.output(context.reshape(batch, length, width), x))
+        else:  # the output projection, residual and feed-forward only where read (all position-wise)
+            x = layer.feed_forward_chunk(attention.output(context[rows, cols].reshape(len(rows), width), x[rows, cols]))
+    if esm.encoder.emb_layer_norm_after is not None:
+        x = esm.encoder.emb_layer_norm_after(x)
+    return lm.lm_head(x)
 
 
 @contextmanager
@@ -149,33 +214,115 @@ def _last_block_at(body: torch.nn.Module, rows: torch.Tensor, cols: torch.Tensor
         handle.remove()
 
 
-def _parse_all(texts: list[Any], row_ids: list[Any], wt: str, offset: int, vocab_id: dict[str, int], unk: int | None):
+_MAX_TOKEN = 14  # bytes of the longest substitution read by the byte parser: residue, 12 digits, residue
+
+
+def _byte_tables(vocab_id: dict[str, int], unk: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """256-entry tables over ASCII bytes: is a residue letter, the wild-type id (``vocab.get(c, unk)``, -1 for
+    None) and the mutant id (-1 where the residue is missing from the vocabulary or is its unknown token)."""
+    from sciptm.domains.protein.mutations import _RESIDUES
+
+    is_res = np.zeros(256, dtype=bool)
+    is_res[np.frombuffer(_RESIDUES.encode("ascii"), dtype=np.uint8)] = True
+    wt_id = np.full(256, -1, dtype=np.int64)
+    mut_id = np.full(256, -1, dtype=np.int64)
+    for b in range(128):
+        v = vocab_id.get(chr(b), unk)
+        if v is not None:
+            wt_id[b] = v
+            if v != unk:
+                mut_id[b] = v
+    return is_res, wt_id, mut_id
+
+
+def _parse_all(texts: list[Any], row_ids: Any, wt: str, offset: int, vocab_id: dict[str, int], unk: int | None):
     """Flatten the variants into per-site arrays (row, 0-based position, wt id, mutant id).
 
-    Vectorized (:func:`~sciptm.domains.protein.mutations.parse_table`: each distinct substitution parsed once);
-    rows that fail a check, or name a residue outside the vocabulary, are re-read one by one by
-    :func:`_parse_rows` for their exact error message.
+    Vectorized over the bytes of all strings joined once (no per-variant or per-token Python): the tokens'
+    ``<residue><position><residue>`` shape, position, wild-type residue, vocabulary and repeated positions are
+    checked with array operations (the digits read one column at a time over the tokens of each length).
+    Rows that fail any check are re-read one by one by :func:`_parse_rows` for their exact error message
+    (``row_ids``: a list, or a pandas Index, read only then).
     """
-    rows, pos, wt_res, mut_res, bad = parse_table(texts, wt, offset)
-
-    def as_ids(residues: np.ndarray) -> np.ndarray:
-        if not len(residues):
-            return np.zeros(0, dtype=np.int64)
-        # one code point per 1-character residue: a lookup table instead of sorting strings
-        points = np.ascontiguousarray(residues, dtype="<U1").view(np.uint32).astype(np.int64)
-        table = np.full(int(points.max()) + 1, -1, dtype=np.int64)
-        for cp in np.flatnonzero(np.bincount(points)).tolist():
-            c = chr(cp)
-            table[cp] = -1 if vocab_id.get(c, unk) in (None, unk) else vocab_id[c]
-        return table[points]
-
-    wt_ids, mut_ids = as_ids(wt_res), as_ids(mut_res)
-    if (mut_ids < 0).any():
-        bad = np.union1d(bad, rows[mut_ids < 0])
+    n = len(texts)
+    if not n:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    try:  # all strings (the usual case): one C-level join
+        joined = "\n".join(texts)
+        not_str = np.zeros(0, dtype=np.int64)
+    except TypeError:
+        is_str = np.fromiter((isinstance(v, str) for v in texts), dtype=bool, count=n)
+        joined = "\n".join(v if ok else "" for v, ok in zip(texts, is_str))
+        not_str = np.flatnonzero(~is_str)
+    # the reference reads each string as text.upper().replace(" ", ""); non-ASCII bytes match nothing
+    raw = np.frombuffer(joined.upper().replace(" ", "").encode("utf-8"), dtype=np.uint8)
+    newline = raw == 10
+    if int(newline.sum()) != n - 1:  # a newline inside a mutant string (always invalid): rows one by one
+        return _parse_rows(texts, list(row_ids), wt, offset, vocab_id, unk)
+    sep = np.flatnonzero(newline | (raw == 58))  # "\n" ends a row, ":" a token
+    starts = np.concatenate([[0], sep + 1])
+    lengths = np.concatenate([sep, [len(raw)]]) - starts
+    tok_rows = np.concatenate([[0], np.cumsum(newline[sep])])
+    n_tokens = np.bincount(tok_rows, minlength=n)
+    padded = np.append(raw, np.uint8(0))  # byte 0 (no residue, digit or separator) stands for "no byte"
+    present = lengths > 0
+    first = np.where(present, padded[np.minimum(starts, len(raw))], 0)
+    last = np.where(present, padded[np.maximum(starts + lengths - 1, 0)], 0)
+    # wild-type rows: a single token "", "WT" or "_WT"
+    single = n_tokens[tok_rows] == 1
+    wt_token = single & (~present | ((lengths == 2) & (first == 87) & (last == 84))
+                         | ((lengths == 3) & (first == 95) & (last == 84)
+                            & (padded[np.minimum(starts + 1, len(raw))] == 87)))
+    # the position: tokens of one length at a time (a few lengths), one digit column at a time
+    number = np.zeros(len(starts), dtype=np.int64)
+    digits_ok = np.zeros(len(starts), dtype=bool)
+    for size in (np.flatnonzero(np.bincount(np.minimum(lengths, _MAX_TOKEN + 1))[3:_MAX_TOKEN + 1]) + 3).tolist():
+        sel = np.flatnonzero(lengths == size)
+        at = starts[sel]
+        digit = raw[at + 1].astype(np.int64) - 48
+        ok_here = (digit >= 1) & (digit <= 9)  # [1-9][0-9]*
+        value = digit
+        for k in range(2, size - 1):
+            digit = raw[at + k].astype(np.int64) - 48
+            ok_here &= (digit >= 0) & (digit <= 9)
+            value = value * 10 + digit
+        number[sel], digits_ok[sel] = value, ok_here
+    is_res, wt_table, mut_table = _byte_tables(vocab_id, unk)
+    shape_ok = digits_ok & is_res[first] & is_res[last]
+    pos = number - offset - 1
+    wt_bytes = np.frombuffer(wt.encode("utf-8"), dtype=np.uint8) if wt.isascii() else None
+    ok = shape_ok & (pos >= 0) & (pos < len(wt))
+    if wt_bytes is not None:
+        ok[ok] &= wt_bytes[pos[ok]] == first[ok]
+    else:  # a non-ASCII wild type: compare characters
+        ok[ok] &= np.array(list(wt), dtype="<U1")[pos[ok]] == first[ok].astype(np.uint8).view("S1").astype("<U1")
+    mut_ids = mut_table[last]
+    site = ~wt_token
+    bad_tok = site & (~ok | (mut_ids < 0))
+    # a position given twice in one row (a row's tokens are consecutive): compare tokens `lag` apart
+    most = int(n_tokens.max())
+    if most > 1:
+        key = np.where(ok, pos, -1 - np.arange(len(pos)))  # a token that failed already matches nothing
+        if most <= 16:
+            for lag in range(1, most):
+                same = (tok_rows[lag:] == tok_rows[:-lag]) & (key[lag:] == key[:-lag])
+                bad_tok[lag:] |= same
+        else:
+            order = np.lexsort((key, tok_rows))
+            same = (tok_rows[order][1:] == tok_rows[order][:-1]) & (key[order][1:] == key[order][:-1])
+            bad_tok[order[1:][same]] = True
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_rows[not_str] = True
+    bad_rows[tok_rows[bad_tok]] = True
+    bad = np.flatnonzero(bad_rows)
     if len(bad):
-        _parse_rows([texts[i] for i in bad], [row_ids[i] for i in bad], wt, offset, vocab_id, unk)
-        raise AssertionError(f"rows {bad[:5].tolist()} failed the vectorized check but not the row-wise one")
-    return rows.astype(np.int64), pos.astype(np.int64), wt_ids, mut_ids
+        ids = row_ids[bad].tolist() if hasattr(row_ids, "take") else [row_ids[i] for i in bad.tolist()]
+        _parse_rows([texts[i] for i in bad.tolist()], ids, wt, offset, vocab_id, unk)  # raises, naming each row
+        # not reached but for a case the byte checks do not cover (a position of more than 12 digits): all rows
+        return _parse_rows(texts, list(row_ids), wt, offset, vocab_id, unk)
+    keep = np.flatnonzero(site)
+    return tok_rows[keep], pos[keep], wt_table[first[keep]], mut_ids[keep]
 
 
 def _parse_rows(texts: list[Any], row_ids: list[Any], wt: str, offset: int, vocab_id: dict[str, int],
@@ -339,7 +486,12 @@ def score_mutations(
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     _masked_lm(encoder)
     wt_text = encoder.domain.to_text(wt)
-    texts, row_ids = as_list(mutants)
+    if isinstance(mutants, pd.Series):  # the index is read only to name a bad row
+        texts, row_ids = mutants.tolist(), mutants.index
+    elif isinstance(mutants, list):
+        texts, row_ids = mutants, range(len(mutants))
+    else:
+        texts, row_ids = as_list(mutants)
     vocab_id = encoder.tokenizer.get_vocab()
     rows, pos, wt_ids, mut_ids = _parse_all(texts, row_ids, wt_text, offset, vocab_id,
                                             encoder.tokenizer.unk_token_id)
@@ -349,8 +501,10 @@ def score_mutations(
     table = site_log_probs(encoder, wt_text, positions, method, batch_size, window, progress)
     scores = np.bincount(rows, weights=(table[site_index, mut_ids] - table[site_index, wt_ids]).astype(np.float64),
                          minlength=len(texts))
-    index = mutants.index if isinstance(mutants, pd.Series) else None
-    return pd.DataFrame({"mutant": texts, "score": scores}, index=index)
+    if isinstance(mutants, pd.Series):  # the column as given (no per-row conversion), with the input's index
+        column = mutants.array if mutants.dtype == _STR_DTYPE else texts
+        return pd.DataFrame({"mutant": column, "score": scores}, index=mutants.index, copy=False)
+    return pd.DataFrame({"mutant": texts, "score": scores})
 
 
 __all__ = ["METHODS", "SCORING_METHODS", "score_mutations", "site_log_probs"]

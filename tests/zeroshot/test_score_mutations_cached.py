@@ -86,3 +86,35 @@ def test_last_block_hook_only_applies_inside_the_block_and_reads_the_same_rows(g
     assert picked and part.shape == (3, 1, full.shape[-1])
     assert torch.allclose(part[:, 0], full[rows, cols], atol=1e-6)
     assert torch.equal(after, full)  # the hook is gone
+
+
+@pytest.mark.parametrize("position", ["rotary", "absolute"])
+def test_lean_esm_pass_gives_the_models_own_numbers(grb2, position):
+    """The lean ESM forward (fused q/k/v, no mask, last block's output and feed-forward only where read) gives
+    bit for bit the model's own forward at the read positions, for masked windows and a wild-type tile."""
+    wt, _ = grb2
+    enc = sciptm.Encoder.from_config(domain="protein", size=TINY, seed=0)
+    enc.lm_model.config.position_embedding_type = position
+    lm = enc.lm_model.eval()
+    if position == "absolute":  # the tiny config is rotary: give it learned positions (random, seeded)
+        torch.manual_seed(0)
+        lm.esm.embeddings.position_embedding_type = "absolute"
+        lm.esm.embeddings.position_embeddings = torch.nn.Embedding(lm.config.max_position_embeddings,
+                                                                   lm.config.hidden_size, padding_idx=1)
+        lm.esm.position_embedding_type = "absolute"
+        for layer in lm.esm.encoder.layer:
+            layer.attention.self.position_embedding_type = "absolute"
+    assert Z._lean_esm_ok(lm)
+    ids = enc.tokenizer(wt)["input_ids"]
+    masked = [list(ids) for _ in range(6)]
+    for k, row in enumerate(masked):
+        row[3 + 7 * k] = enc.tokenizer.mask_token_id
+    rows = torch.tensor([0, 1, 2, 3, 4, 5, 6, 6])
+    cols = torch.tensor([3, 10, 17, 24, 31, 38, 5, 40])
+    batch = torch.tensor(masked + [ids])
+    with torch.inference_mode(), Z._fused_gelu(lm):
+        want = lm(input_ids=batch, attention_mask=torch.ones_like(batch)).logits[rows, cols]
+        got = Z._esm_site_logits(lm, batch, rows, cols)
+    assert torch.equal(got, want)
+    lm.train()
+    assert not Z._lean_esm_ok(lm)  # training mode (dropout) takes the model's own forward
