@@ -59,6 +59,32 @@ def _residue_ids(tokenizer: Any, wt: str) -> tuple[list[int], list[int], np.ndar
     return ids[:k], ids[k + len(content):], np.asarray(content, dtype=np.int64)
 
 
+_RESIDUE_IDS: Any = None  # weak tokenizer -> {wild type: _residue_ids(...)}, made on first use
+
+
+def _residue_ids_cached(tokenizer: Any, wt: str) -> tuple[list[int], list[int], np.ndarray]:
+    """:func:`_residue_ids`, remembered per tokenizer (weakly) and wild type: a second call for the same
+    protein does not tokenize it again (the residue ids come back read-only)."""
+    global _RESIDUE_IDS
+    import weakref
+
+    if _RESIDUE_IDS is None:
+        _RESIDUE_IDS = weakref.WeakKeyDictionary()
+    try:
+        known = _RESIDUE_IDS.setdefault(tokenizer, {})
+    except TypeError:  # not weakly referenceable
+        return _residue_ids(tokenizer, wt)
+    key = (wt, len(tokenizer))
+    if key not in known:
+        if len(known) >= 8:
+            known.clear()
+        prefix, suffix, res = _residue_ids(tokenizer, wt)
+        res.setflags(write=False)
+        known[key] = (tuple(prefix), tuple(suffix), res)
+    prefix, suffix, res = known[key]
+    return list(prefix), list(suffix), res
+
+
 def _max_window(encoder: Any, n_special: int) -> int:
     """Residues per forward pass the model accepts (specials excluded)."""
     limit = int(min(encoder.tokenizer.model_max_length, 10**9))
@@ -102,19 +128,20 @@ def _log_probs(lm: torch.nn.Module, rows: list[list[int]], device: torch.device)
 
 
 def _site_log_probs(lm: torch.nn.Module, rows: list[list[int]], row_idx: np.ndarray, col_idx: np.ndarray,
-                    device: torch.device) -> torch.Tensor:
+                    device: torch.device, workspace: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """Log-probabilities ``K x V`` at the ``(row_idx, col_idx)`` positions of one batch of windows.
 
     The encoder runs on every position, but the LM head (dense + activation + norm + vocabulary projection)
     only on the K positions read, when the model exposes its body and ``lm_head`` (ESM, RoBERTa); otherwise
-    the full logits are computed and indexed.
+    the full logits are computed and indexed. A ``transformers`` ESM model takes :func:`_esm_site_logits`
+    (``workspace``: its reusable buffers).
     """
     ids = torch.tensor(rows, dtype=torch.long, device=device)
     mask = torch.ones_like(ids)
     r = torch.as_tensor(row_idx, device=device)
     c = torch.as_tensor(col_idx, device=device)
     if _lean_esm_ok(lm):
-        return torch.log_softmax(_esm_site_logits(lm, ids, r, c).float(), dim=-1)
+        return torch.log_softmax(_esm_site_logits(lm, ids, r, c, workspace).float(), dim=-1)
     head = getattr(lm, "lm_head", None)
     body = getattr(lm, "base_model", None)
     if head is not None and body is not None and body is not lm:
@@ -136,53 +163,84 @@ def _lean_esm_ok(lm: torch.nn.Module) -> bool:
             and config.position_embedding_type in ("rotary", "absolute"))
 
 
-def _esm_site_logits(lm: torch.nn.Module, ids: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+def _esm_site_logits(lm: torch.nn.Module, ids: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                     workspace: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """``lm(input_ids=ids).logits[rows, cols]`` for a ``transformers`` ESM masked LM (no padding), with the
-    model's own modules and weights but less work: query, key and value in one matrix product per block, the
-    rotary embedding written without ``transformers``' concatenation (the same arithmetic), no attention mask
-    (there is no padding), and in the last block the output projection, residual and feed-forward only at the
-    ``(rows, cols)`` positions read. Every other operation is the model's, in its order, so the values are
-    those of the full pass (ESM's GELU is whatever :func:`_fused_gelu` leaves in place)."""
+    model's own weights, operations and their order, but less work:
+
+    - query, key and value in one matrix product per block; no attention mask (there is no padding);
+    - the rotary embedding written without ``transformers``' concatenation (the same arithmetic);
+    - in the last block the output projection, residual and feed-forward only at the ``(rows, cols)`` read;
+    - the full-size activations written into ``workspace`` buffers reused across blocks and batches (a fresh
+      multi-megabyte tensor per operation costs its page faults again on every call: ~25% of the pass);
+    - the blocks' GELU is ``torch.nn.functional.gelu`` (ESM's exact GELU as one kernel, see :func:`_fused_gelu`).
+
+    The values are the model's own, bit for bit (``tests/zeroshot/test_score_mutations_cached.py``)."""
     esm = lm.esm
     config = lm.config
     layers = esm.encoder.layer
     n_heads = config.num_attention_heads
     width = config.hidden_size
     head_dim = width // n_heads
-    batch, length = ids.shape
-    x = esm.embeddings(input_ids=ids, attention_mask=torch.ones_like(ids))
-    rotary = esm.rotary_embeddings if config.position_embedding_type == "rotary" else None
-    if rotary is not None:  # (1, L, 1, head_dim): broadcast over batch and heads in a (B, L, H, head_dim) layout
-        cos, sin = (t.unsqueeze(2) for t in rotary(x, torch.arange(length, device=ids.device).unsqueeze(0)))
     half = head_dim // 2
+    batch, length = ids.shape
+    n = batch * length
+    ws = {} if workspace is None else workspace
 
-    def rotate(t: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        # t * cos + rotate_half(t) * sin, rotate_half(t) = cat(-t2, t1): the halves written, not concatenated
-        out = t * c
-        turned = torch.empty_like(t)
-        torch.neg(t[..., half:], out=turned[..., :half])
-        turned[..., half:] = t[..., :half]
-        return out.add_(turned.mul_(s))
+    def buffer(name: str, *shape: int) -> torch.Tensor:
+        size = int(np.prod(shape))
+        t = ws.get(name)
+        if t is None or t.numel() < size or t.dtype != dtype or t.device != ids.device:
+            t = ws[name] = torch.empty(size, dtype=dtype, device=ids.device)
+        return t[:size].view(shape)
+
+    def norm(module: torch.nn.LayerNorm, inp: torch.Tensor, name: str) -> torch.Tensor:
+        out = buffer(name, *inp.shape)
+        torch.ops.aten.native_layer_norm.out(inp, module.normalized_shape, module.weight, module.bias, module.eps,
+                                             out0=out, out1=buffer("mean", len(inp), 1),
+                                             out2=buffer("rstd", len(inp), 1))
+        return out
+
+    def linear(module: torch.nn.Linear, inp: torch.Tensor, name: str) -> torch.Tensor:
+        return torch.addmm(module.bias, inp, module.weight.t(), out=buffer(name, len(inp), module.out_features))
+
+    x = esm.embeddings(input_ids=ids, attention_mask=torch.ones_like(ids))
+    dtype = x.dtype
+    x = x.view(n, width)
+    rotary = esm.rotary_embeddings if config.position_embedding_type == "rotary" else None
+    if rotary is not None:  # (1, L, 1, 1, head_dim): over batch, {query, key} and heads in a (B, L, 2, H, hd) view
+        cos, sin = (t.view(1, length, 1, 1, head_dim)
+                    for t in rotary(x, torch.arange(length, device=ids.device).unsqueeze(0)))
 
     last = len(layers) - 1
     for i, layer in enumerate(layers):
         attention = layer.attention
         self_attn = attention.self
-        h = attention.LayerNorm(x)
+        h = norm(attention.LayerNorm, x, "h")
         weight = torch.cat([self_attn.query.weight, self_attn.key.weight, self_attn.value.weight])
         bias = torch.cat([self_attn.query.bias, self_attn.key.bias, self_attn.value.bias])
-        qkv = torch.nn.functional.linear(h, weight, bias).view(batch, length, 3, n_heads, head_dim)
-        q, k, v = qkv[:, :, 0] * (self_attn.attention_head_size ** -0.5), qkv[:, :, 1], qkv[:, :, 2]
-        if rotary is not None:
-            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        qkv = torch.addmm(bias, h, weight.t(), out=buffer("qkv", n, 3 * width)).view(batch, length, 3, n_heads,
+                                                                                      head_dim)
+        qkv[:, :, 0].mul_(self_attn.attention_head_size ** -0.5)
+        if rotary is not None:  # t * cos + rotate_half(t) * sin on query and key, rotate_half(t) = cat(-t2, t1)
+            qk = qkv[:, :, :2]
+            turned = buffer("turned", batch, length, 2, n_heads, head_dim)
+            torch.neg(qk[..., half:], out=turned[..., :half])
+            turned[..., half:] = qk[..., :half]
+            qk.mul_(cos).add_(turned.mul_(sin))
+        q, k, v = (qkv[:, :, j].transpose(1, 2) for j in range(3))
         # every query, also in the last block: the attention kernel's result for one query depends on how many
         # it is given (its blocking), so fewer would not give the full pass's numbers
-        context = torch.nn.functional.scaled_dot_product_attention(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), scale=1.0).transpose(1, 2)
+        context = torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=1.0).transpose(1, 2)
         if i < last:
-            x = layer.feed_forward_chunk(attention.output(context.reshape(batch, length, width), x))
+            attended = linear(attention.output.dense, context.reshape(n, width), "attended").add_(x)
+            inner = linear(layer.intermediate.dense, norm(layer.LayerNorm, attended, "h"), "inner")
+            torch._C._nn.gelu_(inner)
+            x = linear(layer.output.dense, inner, "x").add_(attended)
         else:  # the output projection, residual and feed-forward only where read (all position-wise)
-            x = layer.feed_forward_chunk(attention.output(context[rows, cols].reshape(len(rows), width), x[rows, cols]))
+            x3 = x.view(batch, length, width)
+            x = layer.feed_forward_chunk(attention.output(context[rows, cols].reshape(len(rows), width),
+                                                          x3[rows, cols]))
     if esm.encoder.emb_layer_norm_after is not None:
         x = esm.encoder.emb_layer_norm_after(x)
     return lm.lm_head(x)
@@ -256,7 +314,11 @@ def _parse_all(texts: list[Any], row_ids: Any, wt: str, offset: int, vocab_id: d
         joined = "\n".join(v if ok else "" for v, ok in zip(texts, is_str))
         not_str = np.flatnonzero(~is_str)
     # the reference reads each string as text.upper().replace(" ", ""); non-ASCII bytes match nothing
-    raw = np.frombuffer(joined.upper().replace(" ", "").encode("utf-8"), dtype=np.uint8)
+    if not joined.isupper():
+        joined = joined.upper()
+    if " " in joined:
+        joined = joined.replace(" ", "")
+    raw = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
     newline = raw == 10
     if int(newline.sum()) != n - 1:  # a newline inside a mutant string (always invalid): rows one by one
         return _parse_rows(texts, list(row_ids), wt, offset, vocab_id, unk)
@@ -280,12 +342,12 @@ def _parse_all(texts: list[Any], row_ids: Any, wt: str, offset: int, vocab_id: d
     for size in (np.flatnonzero(np.bincount(np.minimum(lengths, _MAX_TOKEN + 1))[3:_MAX_TOKEN + 1]) + 3).tolist():
         sel = np.flatnonzero(lengths == size)
         at = starts[sel]
-        digit = raw[at + 1].astype(np.int64) - 48
+        digit = raw[at + 1] - np.uint8(48)  # wraps around below "0": one test for 0-9
         ok_here = (digit >= 1) & (digit <= 9)  # [1-9][0-9]*
-        value = digit
+        value = digit.astype(np.int64)
         for k in range(2, size - 1):
-            digit = raw[at + k].astype(np.int64) - 48
-            ok_here &= (digit >= 0) & (digit <= 9)
+            digit = raw[at + k] - np.uint8(48)
+            ok_here &= digit <= 9
             value = value * 10 + digit
         number[sel], digits_ok[sel] = value, ok_here
     is_res, wt_table, mut_table = _byte_tables(vocab_id, unk)
@@ -379,7 +441,7 @@ def site_log_probs(
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     lm = _masked_lm(encoder)
     wt_text = encoder.domain.to_text(wt)
-    prefix, suffix, res = _residue_ids(encoder.tokenizer, wt_text)
+    prefix, suffix, res = _residue_ids_cached(encoder.tokenizer, wt_text)
     length = len(res)
     limit = _max_window(encoder, len(prefix) + len(suffix))
     if window is not None and not 1 <= window <= limit:
@@ -409,7 +471,8 @@ def site_log_probs(
         sites = [(i, int(s)) for i, s in enumerate(site_starts.tolist())]
 
     was_training = lm.training
-    lm.eval()
+    if was_training:  # (a no-op .eval() still walks every module)
+        lm.eval()
     device = next(lm.parameters()).device
     # the (input row, column) each requested site is read from: only those columns go through the LM head
     want_row = np.array([row for row, _ in sites], dtype=np.int64)
@@ -425,6 +488,7 @@ def site_log_probs(
     emb = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
     vocab = int(emb.weight.shape[0]) if emb is not None else len(encoder.tokenizer)
     out = np.empty((len(positions), vocab), dtype=np.float32)
+    workspace: dict[str, torch.Tensor] = {}
     try:
         with _fused_gelu(lm):
             for b in progress_bar(range(n_batches), "scoring sites", show, n_batches):
@@ -432,9 +496,11 @@ def site_log_probs(
                 ks = np.flatnonzero((want_row >= lo) & (want_row < hi))
                 if not len(ks):
                     continue
-                out[ks] = _site_log_probs(lm, inputs[lo:hi], want_row[ks] - lo, want_col[ks], device).cpu().numpy()
+                out[ks] = _site_log_probs(lm, inputs[lo:hi], want_row[ks] - lo, want_col[ks], device,
+                                          workspace).cpu().numpy()
     finally:
-        lm.train(was_training)
+        if was_training:
+            lm.train()
     return out
 
 
