@@ -24,9 +24,11 @@ Sections (``--only`` picks some):
 - ``crystal``: crystal tokens (sciptm, fresh process, first and third pass; shipped normalizer table on/off)
   vs pymatgen ``SpacegroupAnalyzer`` alone (symmetrized structure), AFLOW prototypes shipped with pymatgen.
 - ``mutations``: ``score_mutations`` variants/s on all 63,366 GRB2 variants: the d3facd9 code path (a frozen
-  copy here: row-by-row parser, 32-window passes, full logits) vs today's (vectorized parser, one masked window
-  per distinct position in budget-sized passes, last block's feed-forward and the LM head only on the read
-  positions, one-kernel GELU); also today's scorer with only the parser swapped back (the earlier "before").
+  copy here: row-by-row parser, 32-window passes, full logits) vs today's (byte-level vectorized parser, one
+  masked window per distinct position in budget-sized passes through a lean ESM forward: fused q/k/v, reused
+  buffers, the last block's output/feed-forward and the LM head only on the read positions, one-kernel GELU);
+  also today's scorer with only the parser swapped back (the earlier "before"), and the after's seconds split
+  into the parser alone and the masked passes alone.
 - ``startup``: ``import sciptm`` and ``sciptm --help`` vs ``import torch`` (fresh interpreters, medians).
 
 Usage (results in ``benchmarks/speed/results/``; a finished section is kept unless ``--force``)::
@@ -511,19 +513,31 @@ def mutations(args) -> dict[str, Any]:
     def after():
         return Z.score_mutations(enc, wt, df.mutant, offset=158)
 
+    vocab, unk = enc.tokenizer.get_vocab(), enc.tokenizer.unk_token_id
+    sites = np.unique(Z._parse_all(mutants, range(len(mutants)), wt, 158, vocab, unk)[1])
+
+    def parse():  # where the time goes now: the parser alone, the masked passes alone (the rest: arrays, frame)
+        return Z._parse_all(mutants, df.mutant.index, wt, 158, vocab, unk)
+
+    def passes():
+        return Z.site_log_probs(enc, wt, sites)
+
     a, a2, b = before(), before_rowparse(), after()
-    times: dict[str, list[float]] = {"before": [], "before_rowparse": [], "after": []}
+    times: dict[str, list[float]] = {"before": [], "before_rowparse": [], "after": [], "after_parse": [],
+                                     "after_masked_passes": []}
     for _ in range(5):
         times["before"].append(timed(before)[0])
         times["before_rowparse"].append(timed(before_rowparse)[0])
         times["after"].append(timed(after)[0])
+        times["after_parse"].append(timed(parse)[0])
+        times["after_masked_passes"].append(timed(passes)[0])
     n = len(df)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"n": n, "before": "d3facd9 code path (frozen copy in run.py: row parser, 32-window passes, full logits)",
             "before_variants_per_s": n / med["before"], "after_variants_per_s": n / med["after"],
             "before_rowparse_variants_per_s": n / med["before_rowparse"],
             "speedup": med["before"] / med["after"], "speedup_vs_rowparse": med["before_rowparse"] / med["after"],
-            "seconds_median": med,
+            "seconds_median": med, "masked_passes": len(sites),
             "max_abs_score_difference": float(np.abs(a - b["score"].to_numpy()).max()),
             "max_abs_score_difference_rowparse": float(np.abs(a2["score"].to_numpy() - b["score"].to_numpy()).max())}
 
@@ -624,6 +638,12 @@ def markdown(results: dict[str, Any]) -> str:
         if "before_rowparse_variants_per_s" in m:
             row("  vs today's scorer with the row parser (earlier 'before')", f"{m['after_variants_per_s']:.0f}",
                 f"{m['before_rowparse_variants_per_s']:.0f}", f"{m['speedup_vs_rowparse']:.2f}x", "")
+        if "after_parse" in m["seconds_median"]:
+            sec = m["seconds_median"]
+            row(f"  seconds per call: after = parse + {m['masked_passes']} masked passes + rest",
+                f"{sec['after']:.3f} = {sec['after_parse']:.3f} + {sec['after_masked_passes']:.3f} + "
+                f"{sec['after'] - sec['after_parse'] - sec['after_masked_passes']:.3f}", f"before {sec['before']:.3f}",
+                "", "")
     if "startup" in r:
         s = r["startup"]
         row("import sciptm / import torch", f"{s['seconds']['import_sciptm']:.2f} s", f"{s['seconds']['import_torch']:.2f} s",

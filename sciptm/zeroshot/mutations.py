@@ -59,6 +59,8 @@ def _residue_ids(tokenizer: Any, wt: str) -> tuple[list[int], list[int], np.ndar
     return ids[:k], ids[k + len(content):], np.asarray(content, dtype=np.int64)
 
 
+_WORKSPACES: dict[tuple[torch.device, int], dict[str, torch.Tensor]] = {}
+_KEEP_WORKSPACE = 64 * 2**20  # bytes of lean-pass buffers kept for the next call (fresh pages cost faults)
 _RESIDUE_IDS: Any = None  # weak tokenizer -> {wild type: _residue_ids(...)}, made on first use
 
 
@@ -488,7 +490,9 @@ def site_log_probs(
     emb = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
     vocab = int(emb.weight.shape[0]) if emb is not None else len(encoder.tokenizer)
     out = np.empty((len(positions), vocab), dtype=np.float32)
-    workspace: dict[str, torch.Tensor] = {}
+    # the lean ESM pass's buffers, kept between calls (up to _KEEP_WORKSPACE bytes): taken out while in use, so
+    # two threads never share one
+    workspace: dict[str, torch.Tensor] = _WORKSPACES.pop((device, id(lm)), {})
     try:
         with _fused_gelu(lm):
             for b in progress_bar(range(n_batches), "scoring sites", show, n_batches):
@@ -501,6 +505,9 @@ def site_log_probs(
     finally:
         if was_training:
             lm.train()
+        if sum(t.numel() * t.element_size() for t in workspace.values()) <= _KEEP_WORKSPACE:
+            _WORKSPACES.clear()  # one model's buffers at a time
+            _WORKSPACES[(device, id(lm))] = workspace
     return out
 
 
