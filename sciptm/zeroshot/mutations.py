@@ -165,6 +165,33 @@ def _lean_esm_ok(lm: torch.nn.Module) -> bool:
             and config.position_embedding_type in ("rotary", "absolute"))
 
 
+def _shared_first_block(esm: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The embeddings of the distinct rows of a rotary ESM's input, and each token's row among them.
+
+    With rotary positions the embedding of a token depends only on the token and (ESM's token dropout) on the
+    number of mask tokens in its sequence, so ``B`` masked copies of one window hold a few dozen distinct rows.
+    The arithmetic is ``transformers``' ``EsmEmbeddings`` (mask rows zeroed, scaled by ``(1 - 0.15 * 0.8) /
+    (1 - masked fraction)``), element by element, so the rows are those it gives. ``None`` where the module
+    does more (a norm on the embeddings, learned positions)."""
+    emb = esm.embeddings
+    if getattr(emb, "layer_norm", None) is not None or getattr(emb, "position_embedding_type", "") != "rotary":
+        return None
+    batch, length = ids.shape
+    is_mask = ids == emb.mask_token_id
+    # per sequence: its masked fraction, as EsmEmbeddings computes it (no padding: every length is L)
+    ratio = is_mask.sum(-1).float() / torch.full((batch,), length, dtype=torch.long, device=ids.device)
+    kinds, kind = torch.unique(ratio, return_inverse=True)
+    key = ids * len(kinds) + kind[:, None]
+    distinct, inverse = torch.unique(key.view(-1), return_inverse=True)
+    tokens = distinct // len(kinds)
+    x = emb.word_embeddings(tokens)
+    if emb.token_dropout:
+        x = x.masked_fill((tokens == emb.mask_token_id).unsqueeze(-1), 0.0)
+        mask_ratio_train = 0.15 * 0.8
+        x = (x * (1 - mask_ratio_train) / (1 - kinds[distinct % len(kinds)])[:, None]).to(x.dtype)
+    return x, inverse
+
+
 def _esm_site_logits(lm: torch.nn.Module, ids: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                      workspace: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """``lm(input_ids=ids).logits[rows, cols]`` for a ``transformers`` ESM masked LM (no padding), with the
@@ -206,10 +233,16 @@ def _esm_site_logits(lm: torch.nn.Module, ids: torch.Tensor, rows: torch.Tensor,
     def linear(module: torch.nn.Linear, inp: torch.Tensor, name: str) -> torch.Tensor:
         return torch.addmm(module.bias, inp, module.weight.t(), out=buffer(name, len(inp), module.out_features))
 
-    x = esm.embeddings(input_ids=ids, attention_mask=torch.ones_like(ids))
-    dtype = x.dtype
-    x = x.view(n, width)
     rotary = esm.rotary_embeddings if config.position_embedding_type == "rotary" else None
+    shared = _shared_first_block(esm, ids) if rotary is not None else None
+    if shared is None:
+        x = esm.embeddings(input_ids=ids, attention_mask=torch.ones_like(ids))
+        dtype = x.dtype
+        x = x.view(n, width)
+    else:  # each distinct (token, masks in its row) embedded once: the masked copies share almost every token
+        x_u, inverse = shared
+        dtype = x_u.dtype
+        x = torch.index_select(x_u, 0, inverse, out=buffer("x", n, width))
     if rotary is not None:  # (1, L, 1, 1, head_dim): over batch, {query, key} and heads in a (B, L, 2, H, hd) view
         cos, sin = (t.view(1, length, 1, 1, head_dim)
                     for t in rotary(x, torch.arange(length, device=ids.device).unsqueeze(0)))
@@ -218,11 +251,19 @@ def _esm_site_logits(lm: torch.nn.Module, ids: torch.Tensor, rows: torch.Tensor,
     for i, layer in enumerate(layers):
         attention = layer.attention
         self_attn = attention.self
-        h = norm(attention.LayerNorm, x, "h")
         weight = torch.cat([self_attn.query.weight, self_attn.key.weight, self_attn.value.weight])
         bias = torch.cat([self_attn.query.bias, self_attn.key.bias, self_attn.value.bias])
-        qkv = torch.addmm(bias, h, weight.t(), out=buffer("qkv", n, 3 * width)).view(batch, length, 3, n_heads,
-                                                                                      head_dim)
+        if i == 0 and shared is not None:  # the first block's norm and q/k/v (before rotary) per distinct row too
+            # (at least 64 rows in the product, so the matrix kernel is the one a full batch gets, not a
+            # matrix-vector path with its own rounding)
+            rows_u = torch.zeros(max(64, len(x_u)), width, dtype=dtype, device=ids.device)
+            rows_u[:len(x_u)] = attention.LayerNorm(x_u)
+            qkv_u = torch.addmm(bias, rows_u, weight.t())[:len(x_u)]
+            qkv = torch.index_select(qkv_u, 0, inverse, out=buffer("qkv", n, 3 * width))
+        else:
+            h = norm(attention.LayerNorm, x, "h")
+            qkv = torch.addmm(bias, h, weight.t(), out=buffer("qkv", n, 3 * width))
+        qkv = qkv.view(batch, length, 3, n_heads, head_dim)
         qkv[:, :, 0].mul_(self_attn.attention_head_size ** -0.5)
         if rotary is not None:  # t * cos + rotate_half(t) * sin on query and key, rotate_half(t) = cat(-t2, t1)
             qk = qkv[:, :, :2]

@@ -118,3 +118,19 @@ def test_lean_esm_pass_gives_the_models_own_numbers(grb2, position):
     assert torch.equal(got, want)
     lm.train()
     assert not Z._lean_esm_ok(lm)  # training mode (dropout) takes the model's own forward
+
+
+@pytest.mark.parametrize("token_dropout", [True, False])
+def test_distinct_first_block_rows_are_the_embedding_modules_rows(grb2, token_dropout):
+    """Rows embedded once per distinct (token, masks in the sequence) equal EsmEmbeddings' own, bit for bit."""
+    wt, _ = grb2
+    enc = sciptm.Encoder.from_config(domain="protein", size=TINY, seed=0)
+    esm = enc.lm_model.esm.eval()
+    esm.embeddings.token_dropout = token_dropout
+    ids = torch.tensor([enc.tokenizer(wt)["input_ids"]] * 4)
+    ids[0, 5] = ids[1, 9] = ids[2, 9] = ids[2, 20] = enc.tokenizer.mask_token_id  # 1, 1, 2 and 0 masks
+    with torch.inference_mode():
+        want = esm.embeddings(input_ids=ids, attention_mask=torch.ones_like(ids))
+        rows, inverse = Z._shared_first_block(esm, ids)
+    assert len(rows) < ids.numel() // 2  # shared
+    assert torch.equal(rows[inverse].view_as(want), want)
