@@ -24,12 +24,13 @@ import pandas as pd
 import torch
 
 from sciptm._util.items import as_list
+from sciptm.domains.protein.mutations import _parse, check_mutations
 from sciptm.errors import InvalidInputError, InvalidRecord
 from sciptm.progress import progress_bar
-from sciptm.domains.protein.mutations import _parse, check_mutations
 
 Method = Literal["masked-marginal", "wt-marginal"]
 _STR_DTYPE = pd.Series(["A1G"]).dtype  # what a list of strings becomes in a DataFrame column
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3  # a frame may share the input's column without copying
 SCORING_METHODS: tuple[str, ...] = ("masked-marginal", "wt-marginal")
 METHODS = SCORING_METHODS  # older name
 
@@ -453,7 +454,7 @@ def _parse_rows(texts: list[Any], row_ids: list[Any], wt: str, offset: int, voca
             bad.append(InvalidRecord(rid, text, str(exc)))
     if bad:
         raise InvalidInputError(bad)
-    as_int = lambda a: np.asarray(a, dtype=np.int64)  # noqa: E731
+    as_int = lambda a: np.asarray(a, dtype=np.int64)
     return as_int(rows), as_int(pos), as_int(wt_ids), as_int(mut_ids)
 
 
@@ -613,11 +614,16 @@ def score_mutations(
     positions = np.flatnonzero(present)  # sorted distinct positions, and each site's index among them
     site_index = (np.cumsum(present) - 1)[pos] if len(pos) else np.zeros(0, dtype=np.int64)
     table = site_log_probs(encoder, wt_text, positions, method, batch_size, window, progress)
-    scores = np.bincount(rows, weights=(table[site_index, mut_ids] - table[site_index, wt_ids]).astype(np.float64),
+    # log p(mut) - log p(wt) per (site, residue) once (every variant at a site shares its wild-type residue),
+    # then one gather per substitution and one sum per variant
+    wt_of_site = np.zeros(len(positions), dtype=np.int64)
+    wt_of_site[site_index] = wt_ids
+    delta = table - table[np.arange(len(positions)), wt_of_site][:, None]
+    scores = np.bincount(rows, weights=delta.ravel()[site_index * delta.shape[1] + mut_ids].astype(np.float64),
                          minlength=len(texts))
     if isinstance(mutants, pd.Series):  # the column as given (no per-row conversion), with the input's index
         column = mutants.array if mutants.dtype == _STR_DTYPE else texts
-        return pd.DataFrame({"mutant": column, "score": scores}, index=mutants.index, copy=False)
+        return pd.DataFrame({"mutant": column, "score": scores}, index=mutants.index, copy=not _COPY_ON_WRITE)
     return pd.DataFrame({"mutant": texts, "score": scores})
 
 
