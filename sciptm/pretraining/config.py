@@ -78,6 +78,9 @@ class PretrainConfig:
     -------------------
     size / architecture: passed to :meth:`sciptm.Encoder.from_config`; ``architecture="gpt2"`` trains a causal LM.
     max_length: tokens per sequence, specials included (``None``: the domain's default).
+    attention_dropout: dropout on the attention probabilities (``None``: the architecture's, 0.1). ``0`` lets
+        PyTorch's fused attention kernel run (faster on CPU, see ``benchmarks/speed``) and is recorded in the
+        exported encoder's config.
     crop: ``random`` (a random window of longer sequences, re-drawn every time) or ``head`` (truncate).
     mlm_probability / mask_ratio / random_ratio: dynamic masking (15%, 80% [MASK], 10% random, 10% kept).
     augment: SMILES enumeration (``domain.augment``) with probability ``augment_probability``.
@@ -132,6 +135,7 @@ class PretrainConfig:
     size: str | dict[str, int] = "small"
     architecture: str | None = None
     max_length: int | None = None
+    attention_dropout: float | None = None
     crop: str = "random"
     mlm_probability: float = 0.15
     mask_ratio: float = 0.8
@@ -185,6 +189,10 @@ class PretrainConfig:
             (self.max_length is None or self.max_length >= 4, f"max_length must be >= 4, got {self.max_length}"),
             (self.target_clip > 0, f"target_clip must be > 0, got {self.target_clip}"),
             (self.head_hidden is None or self.head_hidden >= 0, f"head_hidden must be >= 0, got {self.head_hidden}"),
+            (self.attention_dropout is None or (not isinstance(self.attention_dropout, bool)
+                                                and isinstance(self.attention_dropout, (int, float))
+                                                and 0 <= self.attention_dropout < 1),
+             f"attention_dropout must be None or in [0, 1), got {self.attention_dropout!r}"),
         ]
         from sciptm.errors import ConfigError
 

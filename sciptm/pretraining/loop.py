@@ -48,7 +48,8 @@ from sciptm.pretraining.targets import Targets, build_targets
 RESUMABLE_CHANGES = frozenset({"max_minutes", "num_workers", "workers", "cache_dir", "log_every", "device", "mirror",
                                "cpu_threads"})
 #: keys added after runs were recorded: a config.yaml without them holds their defaults
-_LATER_KEYS = ("objectives", "target_clip", "label_file", "head_hidden", "init_from", "block_label_splits")
+_LATER_KEYS = ("objectives", "target_clip", "label_file", "head_hidden", "init_from", "block_label_splits",
+               "attention_dropout")
 
 
 @dataclass
@@ -194,6 +195,10 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, resume: bool = False, com
     model = encoder.lm_model
     if model is None:
         raise ValueError(f"architecture {cfg.architecture!r} has no language-model head to pretrain")
+    if cfg.attention_dropout is not None:  # kept in the model's config: the exported encoder records it
+        from sciptm.training.trainer import set_encoder_dropout
+
+        set_encoder_dropout(model, None, cfg.attention_dropout)
     objective = "clm" if encoder.model.config.model_type == "gpt2" else "mlm"
     weights = cfg.objective_weights()
     targets: Targets | None = build_targets(cfg, corpus, log=log)
