@@ -7,19 +7,21 @@ model-FLOPs utilisation (MFU) can be stated.
 
 Sections (``--only`` picks some):
 
-- ``ceiling``: fp32 matmul GFLOP/s (square matrices, best of repeats).
+- ``ceiling``: fp32 matmul GFLOP/s (square matrices, best of repeats), per wall second and per CPU second.
 - ``finetune``: seconds per epoch of ``tiny`` fine-tuned on ESOL vs Chemprop 2 (in process, same train rows,
   same epochs, batch 64, one thread each), test RMSE over ``--seeds``. An epoch is training + validation on
   both sides (Lightning runs validation inside ``on_train_epoch_start..end``; sciptm's is timed between
-  epoch callbacks); sciptm's training steps alone are recorded too. Also: sciptm with the encoder's dropout
-  off (speed and RMSE over the same seeds), and with bucketing off (first seed).
+  epoch callbacks); sciptm's training steps alone are recorded too. Also, over the same seeds: sciptm with
+  the encoder's own attention dropout (0.1, the default before ``attention_dropout=0``) and with the encoder's
+  dropout off; and with bucketing off (first seed).
 - ``embed``: ``Encoder.embed`` (fp32, int8) vs a raw ``transformers`` loop (AutoModel, batches of 64 in
   input order, padding to the longest) on MOSES SMILES with ``sciptm/smiles-small``; forward FLOPs per
   molecule and the floor they imply for 1M molecules on 2 cores at the fp32 matmul and int8 ``Linear`` ceilings.
 - ``pretrain``: masked-LM training steps of a ``small`` SMILES model on MOSES: random batches, length buckets,
-  + LM head on the masked positions only and fused AdamW (what ``sciptm pretrain`` runs), + 128-row batches,
-  + dropout off. Real tokens/s, padding fraction, MFU (useful model FLOPs, see :func:`pretrain`) against
-  the higher of two ceilings measured around the runs.
+  + LM head on the masked positions only and fused AdamW (what ``sciptm pretrain`` runs), + 128-row batches
+  (its default), + ``attention_dropout: 0``, + dropout off. Real tokens/s, padding fraction, MFU (useful model
+  FLOPs, see :func:`pretrain`) against the higher of two ceilings measured around the runs, per wall second
+  and per CPU second of the process.
 - ``tokenize``: SMILES -> token ids (sciptm: validation + tokenizer) vs RDKit parse + canonical SMILES.
 - ``crystal``: crystal tokens (sciptm, fresh process, first and third pass; shipped normalizer table on/off)
   vs pymatgen ``SpacegroupAnalyzer`` alone (symmetrized structure), AFLOW prototypes shipped with pymatgen.

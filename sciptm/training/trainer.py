@@ -80,7 +80,7 @@ class TrainerConfig:
     encoder_dropout: float | None = None
     #: dropout on the encoder's attention probabilities while fine-tuning (``None``: the encoder's own, 0.1 for
     #: sciptm's sizes). The default ``0`` lets PyTorch's scaled-dot-product attention run its fused kernel (no
-    #: probability matrix, no random draw per score): on CPU a ``tiny`` ESOL epoch ran ~1.3x faster, with
+    #: probability matrix, no random draw per score): on CPU a ``tiny`` ESOL epoch ran 1.12x faster, with
     #: ESOL RMSE and BBBP (scaffold_balanced) ROC-AUC over 3 seeds no worse (``benchmarks/speed``)
     attention_dropout: float | None = 0.0
 
