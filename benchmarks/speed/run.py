@@ -246,8 +246,6 @@ def embed(args) -> dict[str, Any]:
                 out.append(((h * m).sum(1) / m.sum(1)).numpy())
         return np.concatenate(out)
 
-    from sciptm.encoders.fast_inference import int8_inference_model
-
     def cpu_timed(fn):  # (wall s, CPU s of this process, value): CPU time leaves out waiting for a core
         c = time.process_time()
         wall, value = timed(fn)
@@ -258,12 +256,6 @@ def embed(args) -> dict[str, Any]:
     t_raw, c_raw, ref = cpu_timed(raw_loop)
     t_fp32, c_fp32, fp32 = cpu_timed(lambda: enc.embed(smiles, progress=False))
     t_int8, c_int8, int8 = cpu_timed(lambda: enc.embed(smiles, progress=False, quantize="int8"))
-    # "stock int8" (before 60d8380): quantize_dynamic of the transformers model as it is, default engine
-    fused = enc._int8_cache
-    enc._int8_cache = (fused[0], int8_inference_model(enc.model, fuse=False, engine=torch.backends.quantized.engine))
-    enc.embed(smiles[:64], quantize="int8")
-    t_stock, c_stock, stock = cpu_timed(lambda: enc.embed(smiles, progress=False, quantize="int8"))
-    enc._int8_cache = fused
     cos = lambda a, b: float(np.min((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)))  # noqa
     n = len(smiles)
     # the physical floor: forward FLOPs per molecule (real tokens only) over the machine's ceilings
@@ -291,24 +283,26 @@ def embed(args) -> dict[str, Any]:
             "floor_1M_min_2cores_int8": 1e6 * flops_per_mol / (cores * int8_ceiling) / 60,
             "estimate_1M_min_2cores_int8_from_this_rate": 1e6 / (n / t_int8) / 60 / (cores / args.threads),
             # the same from CPU time (what 2 dedicated cores would take at this per-thread work, whatever the load)
-            "cpu_s": {"raw": c_raw, "fp32": c_fp32, "int8": c_int8, "int8_stock": c_stock},
-            "sciptm_int8_stock_mol_per_s": n / t_stock, "ratio_int8_stock": t_raw / t_stock,
-            "min_cosine_int8_stock_vs_fp32": cos(stock, fp32), "int8_over_stock_cpu": c_stock / c_int8,
+            "cpu_s": {"raw": c_raw, "fp32": c_fp32, "int8": c_int8},
             "ratio_int8_cpu": c_raw / c_int8, "ratio_fp32_cpu": c_raw / c_fp32,
             "estimate_1M_min_2cores_int8_cpu_time": 1e6 * c_int8 / n / 60 / cores}
 
 
 def _int8_linear_ops() -> float:
     """Ops/s (per second of wall time, per second of CPU time) of a dynamically quantized int8 ``Linear`` (what
-    ``quantize="int8"`` runs), 4096 x 1024 x 1024, on the faster of the default and ``onednn`` quantized engines
-    (``quantize="int8"`` runs BERT-family encoders on ``onednn``)."""
+    ``quantize="int8"`` runs), 4096 x 1024 x 1024, on the faster of PyTorch's default and ``onednn`` quantized
+    engines (the ceiling of either; ``quantize="int8"`` runs on the default)."""
     import torch
 
-    from sciptm.encoders.fast_inference import int8_inference_model, quantized_engine
-
     best = best_cpu = 0.0
-    for engine in {torch.backends.quantized.engine, quantized_engine()}:
-        lin = int8_inference_model(torch.nn.Sequential(torch.nn.Linear(1024, 1024)), engine=engine)
+    default = torch.backends.quantized.engine
+    for engine in dict.fromkeys([default, "onednn"] if "onednn" in torch.backends.quantized.supported_engines
+                                else [default]):
+        torch.backends.quantized.engine = engine
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lin = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(1024, 1024)),
+                                                         {torch.nn.Linear}, dtype=torch.qint8)
         x = torch.randn(4096, 1024)
         with torch.inference_mode():
             for _ in range(2):
@@ -320,6 +314,7 @@ def _int8_linear_ops() -> float:
                 cpus.append(time.process_time() - c)
         best = max(best, 2 * 4096 * 1024 * 1024 * 5 / min(walls))
         best_cpu = max(best_cpu, 2 * 4096 * 1024 * 1024 * 5 / max(min(cpus), 1e-9))
+    torch.backends.quantized.engine = default
     return best, best_cpu
 
 
@@ -673,13 +668,9 @@ def markdown(results: dict[str, Any]) -> str:
             row("  1M molecules on 2 cores at this int8 rate (x2 cores), min",
                 f"{e['estimate_1M_min_2cores_int8_from_this_rate']:.0f}", "", "", "<= 30")
         if "cpu_s" in e:
-            row("  embed int8 stock (quantize_dynamic as is, default engine; cosine to fp32 "
-                f"{e['min_cosine_int8_stock_vs_fp32']:.5f})", f"{e['sciptm_int8_stock_mol_per_s']:.0f}",
-                f"raw loop {e['raw_mol_per_s']:.0f}", f"{e['ratio_int8_stock']:.2f}x", "")
             row("  CPU time per molecule, ms: int8 / fp32 (raw loop)",
                 f"{1e3 * e['cpu_s']['int8'] / e['n']:.2f} / {1e3 * e['cpu_s']['fp32'] / e['n']:.2f}",
                 f"{1e3 * e['cpu_s']['raw'] / e['n']:.2f}", f"{e['ratio_int8_cpu']:.2f}x / {e['ratio_fp32_cpu']:.2f}x", "")
-            row("  int8 fused + onednn vs stock int8, CPU time", "", "", f"{e['int8_over_stock_cpu']:.2f}x", "")
             row("  1M molecules on 2 cores from int8 CPU time, min", f"{e['estimate_1M_min_2cores_int8_cpu_time']:.0f}",
                 "", "", "<= 30")
     if "pretrain" in r:

@@ -66,33 +66,15 @@ def default_max_tokens(device: Any = None) -> int:
     return 16384
 
 
-def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_batch: int,
-                         exact: bool = False) -> Iterator[list[int]]:
+def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_batch: int) -> Iterator[list[int]]:
     """Yield lists of indices, longest first, so that ``len(batch) * longest <= max_tokens``.
 
     Sorting by length keeps padding small; a single item longer than the budget gets a batch of its own.
-    ``exact=True`` first cuts full batches of rows of one length (no padding at all, so a model can skip
-    the attention mask), then batches the leftover rows (fewer than one full batch per length) as usual.
 
     >>> list(token_budget_batches([3, 10, 4, 9], max_tokens=20, max_batch=8))
     [[1, 3], [2, 0]]
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    if exact:
-        rest: list[int] = []
-        start = 0
-        while start < len(order):
-            n = lengths[order[start]]
-            stop = start
-            while stop < len(order) and lengths[order[stop]] == n:
-                stop += 1
-            size = max(1, min(max_batch, max_tokens // max(n, 1)))
-            full = start + (stop - start) // size * size
-            for s in range(start, full, size):
-                yield order[s:s + size]
-            rest += order[full:stop]
-            start = stop
-        order = rest
     batch: list[int] = []
     longest = 0
     for i in order:

@@ -354,10 +354,14 @@ class Encoder:
         version = tuple(int(p._version) for p in self.model.parameters()) + (id(self.model),)
         cached = getattr(self, "_int8_cache", None)
         if cached is None or cached[0] != version:
-            from sciptm.encoders.fast_inference import int8_inference_model
+            import copy
 
-            # BERT-family encoders run fused (one QKV GEMM, no mask on exact-length batches) on onednn
-            self._int8_cache = (version, int8_inference_model(self.model))
+            from torch.ao.quantization import quantize_dynamic
+
+            with warnings.catch_warnings():  # torch.ao deprecation notices; the dynamic int8 path still works
+                warnings.simplefilter("ignore")
+                qmodel = quantize_dynamic(copy.deepcopy(self.model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
+            self._int8_cache = (version, qmodel)
         return self._int8_cache[1]
 
     def _embed_texts(self, texts: list[str], batch_size: int, max_tokens: int | None, long: str,
@@ -390,8 +394,7 @@ class Encoder:
         was_training = model.training
         model.eval()
         try:
-            # exact-length batches first (no padding), the leftover rows padded as usual
-            batches = [[short[j] for j in b] for b in token_budget_batches(lengths, budget, batch_size, exact=True)]
+            batches = [[short[j] for j in b] for b in token_budget_batches(lengths, budget, batch_size)]
             for idx in progress_bar(batches, "embedding", show, total=len(batches)):
                 width = max(len(ids[i]) for i in idx)
                 tokens = np.full((len(idx), width), pad, dtype=np.int64)
