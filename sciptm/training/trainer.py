@@ -149,8 +149,9 @@ def set_encoder_dropout(encoder: nn.Module, hidden: float | None = None,
 
 
 def encoder_layers(encoder: nn.Module) -> list[nn.Module]:
-    """The transformer blocks of a stock HF encoder (``encoder.layer`` or GPT-2's ``h``)."""
-    for path in ("encoder.layer", "h", "layers"):
+    """The transformer blocks of a stock HF encoder (``encoder.layer``, GPT-2's ``h``, or ALBERT's layer groups,
+    which share their weights across depth: one group is one block here)."""
+    for path in ("encoder.layer", "h", "layers", "encoder.albert_layer_groups"):
         obj: Any = encoder
         for part in path.split("."):
             obj = getattr(obj, part, None)
@@ -207,7 +208,8 @@ class Trainer:
         steps = cfg.epochs * max(1, math.ceil(len(train) / cfg.batch_size))
         scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
         module, optimizer, loader, scheduler = acc.prepare(module, optimizer, loader, scheduler)
-        layers = encoder_layers(acc.unwrap_model(module).encoder)
+        # the blocks are only needed to unfreeze them one by one
+        layers = encoder_layers(acc.unwrap_model(module).encoder) if cfg.freeze == "gradual" else []
 
         best_state: dict[str, torch.Tensor] | None = None
         bad_epochs = 0
