@@ -45,6 +45,10 @@ def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
         from sciptm.benchmarks.models.augmented import AugmentedModel
 
         return AugmentedModel(name, options)
+    if str(name).endswith(":sites"):  # augmented ridge + site embeddings, ensembled with an MLP (models/sites.py)
+        from sciptm.benchmarks.models.sites import SitesModel
+
+        return SitesModel(name, options)
     spec = ModelSpec.parse(name)
     if spec.probe and spec.features:  # embedding ++ descriptors, head by inner validation (models/hybrid.py)
         from sciptm.benchmarks.models.hybrid import HybridProbe
@@ -103,6 +107,10 @@ def option_keys(name: str) -> frozenset[str] | None:
         from sciptm.benchmarks.models.augmented import AugmentedModel
 
         return AugmentedModel.option_keys
+    if str(name).endswith(":sites"):
+        from sciptm.benchmarks.models.sites import SitesModel
+
+        return SitesModel.option_keys
     try:
         parsed = ModelSpec.parse(name)
     except Exception:  # noqa: BLE001 - a bad name is reported when the model is built

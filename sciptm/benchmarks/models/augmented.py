@@ -316,9 +316,11 @@ class AugmentedRegressor(RegressorMixin, BaseEstimator):
 
             raise NotFittedError("AugmentedRegressor is not fitted yet; call fit(sequences, y) first")
         texts = [str(t) for t in X]
-        if self.reference_ is not None and any(len(t) != len(self.reference_) for t in texts):
-            raise ConfigError(f"augmented model: fitted on variants of length {len(self.reference_)}; "
-                              f"got a sequence of another length")
+        if self.reference_ is not None:
+            bad = next((i for i, t in enumerate(texts) if len(t) != len(self.reference_)), None)
+            if bad is not None:
+                raise ConfigError(f"augmented model: fitted on variants of length {len(self.reference_)}; "
+                                  f"row {bad} has {len(texts[bad])} residues")
         mats, _ = self._design(texts)
         return (_Design(mats) @ self.coef_[:, None])[:, 0] + self.intercept_
 
