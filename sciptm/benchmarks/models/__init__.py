@@ -84,11 +84,14 @@ PROBE_KEYS = frozenset({"pooling", "batch_size", "max_tokens", "alphas", "quanti
 def _finetune_keys() -> frozenset[str]:
     """Options of a fine-tuned encoder: the PropertyPredictor's and trainer's settings and the encoder's own."""
     import inspect
+    from dataclasses import fields
 
     from sciptm.predictor import PropertyPredictor
+    from sciptm.training import TrainerConfig
 
     keys = set(inspect.signature(PropertyPredictor.__init__).parameters) - {"self", "encoder", "task", "trainer",
                                                                             "seed", "kwargs"}
+    keys |= {f.name for f in fields(TrainerConfig)} - {"seed"}  # encoder_dropout, bucket_pool...: via trainer=
     return frozenset(keys | {"features", "head_hidden", "dropout", "architecture", "pooling", "valid_fraction"})
 
 

@@ -43,7 +43,10 @@ class EncoderModel:
         return Encoder.from_pretrained(self.base, random_init=self.random_init, seed=seed)
 
     def fit_predict(self, data: TaskData, seed: int) -> np.ndarray:
-        from sciptm.predictor import PropertyPredictor
+        from dataclasses import fields
+
+        from sciptm.predictor import TRAINER_PARAMS, PropertyPredictor
+        from sciptm.training import TrainerConfig
 
         enc = self.encoder(data.domain_config or data.domain, seed)
         enc.domain = fit_domain(enc.domain, data.domain_config or {"name": data.domain}, self.spec, data.name)
@@ -51,7 +54,10 @@ class EncoderModel:
         trainer = {k: v for k, v in self.options.items() if k not in _MODEL_KEYS}
         trainer["seed"] = seed
         trainer.setdefault("progress", True)  # an epoch bar inside sciptm bench's run bar (on a terminal only)
-        model = PropertyPredictor(enc, task=data.task_type, **head, **trainer)
+        # TrainerConfig fields that are not PropertyPredictor parameters (encoder_dropout...) go in trainer=
+        config_only = {f.name for f in fields(TrainerConfig)} - set(TRAINER_PARAMS)
+        config = {k: trainer.pop(k) for k in list(trainer) if k in config_only}
+        model = PropertyPredictor(enc, task=data.task_type, **head, **trainer, trainer=config or None)
         train, valid = data.train, data.valid
         fraction = float(self.options.get("valid_fraction", 0.1))
         if not len(valid) and fraction > 0 and len(train) >= 10:  # carved from the training rows only
