@@ -1,0 +1,320 @@
+"""A lean forward for BERT-family encoders (RoBERTa, BERT), built from a loaded ``transformers`` model.
+
+:class:`LeanEncoder` computes what the ``transformers`` base model computes (post-LayerNorm blocks:
+self-attention, residual + LayerNorm, feed-forward with GELU, residual + LayerNorm), with less around it:
+
+- the query, key and value projections run as one GEMM (``F.linear`` on the concatenated weights; in the int8
+  copy one fused ``Linear``, so the activation is quantized once per block instead of three times);
+- ``F.scaled_dot_product_attention`` with no mask when a batch has no padding; no mask objects, output
+  dataclasses or per-call config lookups;
+- :meth:`LeanEncoder.embed_sequences` (inference) packs whole sequences, without padding, into token
+  matrices of a few fixed sizes: the linear layers see ``M x d`` matrices of real tokens only (attention runs
+  per group of equal-length sequences), pooling happens inside, and the fixed shapes let the ``onednn`` int8
+  kernels be built once instead of for every new batch shape.
+
+The fp32 module shares its parameters with the ``transformers`` model it was built from and is
+autograd-capable (dropout included in training mode), so it can stand in for the model's forward in
+fine-tuning. :meth:`LeanEncoder.quantized` makes a separate dynamic-int8 copy for CPU inference.
+
+>>> import sciptm, torch
+>>> enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0)
+>>> lean = LeanEncoder(enc.model).eval()
+>>> batch = enc.tokenize(["CCO", "c1ccccc1O"])
+>>> with torch.no_grad():
+...     ref = enc.model(**batch).last_hidden_state
+...     out = lean(batch["input_ids"], batch["attention_mask"])
+>>> bool((out - ref).abs()[batch["attention_mask"].bool()].max() < 1e-5)
+True
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from collections.abc import Sequence
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+#: ``config.model_type`` values whose embeddings and blocks :class:`LeanEncoder` reproduces
+ROBERTA_TYPES = ("roberta", "camembert", "xlm-roberta")
+SUPPORTED_TYPES = (*ROBERTA_TYPES, "bert")
+#: ``config.hidden_act`` -> ``F.gelu(approximate=...)``
+_GELU = {"gelu": "none", "gelu_pytorch_tanh": "tanh", "gelu_new": "tanh"}
+
+
+def unsupported_reason(model: nn.Module) -> str | None:
+    """Why :class:`LeanEncoder` cannot run ``model`` (``None`` when it can)."""
+    cfg = getattr(model, "config", None)
+    kind = getattr(cfg, "model_type", None)
+    if kind not in SUPPORTED_TYPES:
+        return f"model_type {kind!r} is not one of {SUPPORTED_TYPES}"
+    if getattr(cfg, "is_decoder", False) or getattr(cfg, "add_cross_attention", False):
+        return "decoder / cross-attention models are not supported"
+    if getattr(cfg, "position_embedding_type", "absolute") not in (None, "absolute"):
+        return f"position_embedding_type {cfg.position_embedding_type!r} is not 'absolute'"
+    if not isinstance(cfg.hidden_act, str) or cfg.hidden_act not in _GELU:
+        return f"hidden_act {cfg.hidden_act!r} is not a GELU"
+    emb = getattr(model, "embeddings", None)
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    if emb is None or layers is None:
+        return "no embeddings / encoder.layer modules"
+    if getattr(emb, "token_type_embeddings", None) is None or getattr(emb, "position_embeddings", None) is None:
+        return "embeddings without token-type or position tables"
+    if getattr(cfg, "chunk_size_feed_forward", 0):
+        return "chunked feed-forward"
+    try:
+        for b in layers:
+            mods = (b.attention.self.query, b.attention.self.key, b.attention.self.value, b.attention.output.dense,
+                    b.intermediate.dense, b.output.dense)
+            if not all(type(m) is nn.Linear for m in mods):
+                return "a block's projections are not plain nn.Linear layers"
+            if not (isinstance(b.attention.output.LayerNorm, nn.LayerNorm) and isinstance(b.output.LayerNorm, nn.LayerNorm)):
+                return "a block's norms are not nn.LayerNorm"
+    except AttributeError as exc:
+        return f"unexpected block layout ({exc})"
+    return None
+
+
+def is_supported(model: nn.Module) -> bool:
+    """Whether :class:`LeanEncoder` can run ``model`` (see :func:`unsupported_reason`)."""
+    return unsupported_reason(model) is None
+
+
+class LeanBlock(nn.Module):
+    """One post-LayerNorm transformer block; holds the ``transformers`` block's own modules (shared weights)."""
+
+    def __init__(self, layer: nn.Module, heads: int, gelu: str, attn_dropout: float, hidden_dropout: float):
+        super().__init__()
+        s = layer.attention.self
+        self.query, self.key, self.value = s.query, s.key, s.value
+        self.qkv: nn.Module | None = None  # set by fuse_qkv(): one Linear (copies of the weights)
+        self.attn_out = layer.attention.output.dense
+        self.attn_norm = layer.attention.output.LayerNorm
+        self.up = layer.intermediate.dense
+        self.down = layer.output.dense
+        self.out_norm = layer.output.LayerNorm
+        self.heads = heads
+        self.gelu = gelu
+        self.attn_dropout = attn_dropout
+        self.hidden_dropout = hidden_dropout
+
+    def fuse_qkv(self) -> None:
+        """Replace the three projections by one ``Linear`` holding copies of their weights (inference copies)."""
+        q, k, v = self.query, self.key, self.value
+        fused = nn.Linear(q.in_features, q.out_features + k.out_features + v.out_features)
+        with torch.no_grad():
+            fused.weight.copy_(torch.cat([q.weight, k.weight, v.weight]))
+            fused.bias.copy_(torch.cat([q.bias, k.bias, v.bias]))
+        self.qkv = fused
+        del self.query, self.key, self.value
+
+    def project_qkv(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ [Wq; Wk; Wv]^T + b`` as one GEMM: ``... x 3d``."""
+        if self.qkv is not None:
+            return self.qkv(x)
+        w = torch.cat([self.query.weight, self.key.weight, self.value.weight])
+        b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
+        return F.linear(x, w, b)
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, self.hidden_dropout, True) if self.training and self.hidden_dropout > 0 else x
+
+    def finish(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        """Everything after attention: output projection, residual + norm, feed-forward, residual + norm."""
+        x = self.attn_norm(self._drop(self.attn_out(attn)) + x)
+        return self.out_norm(self._drop(self.down(F.gelu(self.up(x), approximate=self.gelu))) + x)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``B x T x d`` -> ``B x T x d``; ``mask`` is ``None`` or a boolean ``B x 1 x 1 x T`` (True = attend)."""
+        b, t, d = x.shape
+        q, k, v = self.project_qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        p = self.attn_dropout if self.training else 0.0
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p).transpose(1, 2).reshape(b, t, d)
+        return self.finish(x, a)
+
+
+class LeanEncoder(nn.Module):
+    """The forward of a BERT-family ``transformers`` base model, lean (see the module docstring).
+
+    Parameters
+    ----------
+    model: a ``RobertaModel``/``BertModel``-style base model (:func:`is_supported`); its parameters are shared.
+
+    Calling the module with ``input_ids``/``attention_mask`` (``B x T``) returns the last hidden states
+    ``B x T x d`` (what ``model(...).last_hidden_state`` is); :meth:`embed_sequences` is the inference path.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        reason = unsupported_reason(model)
+        if reason is not None:
+            raise ValueError(f"LeanEncoder cannot run {type(model).__name__}: {reason}")
+        cfg = model.config
+        emb = model.embeddings
+        self.word = emb.word_embeddings
+        self.position = emb.position_embeddings
+        self.token_type = emb.token_type_embeddings
+        self.emb_norm = emb.LayerNorm
+        self.roberta_positions = cfg.model_type in ROBERTA_TYPES
+        self.pad_id = int(cfg.pad_token_id) if cfg.pad_token_id is not None else 0
+        self.hidden_dropout = float(cfg.hidden_dropout_prob or 0.0)
+        self.heads = int(cfg.num_attention_heads)
+        self.hidden_size = int(cfg.hidden_size)
+        gelu = _GELU[cfg.hidden_act]
+        self.blocks = nn.ModuleList(
+            LeanBlock(layer, self.heads, gelu, float(cfg.attention_probs_dropout_prob or 0.0), self.hidden_dropout)
+            for layer in model.encoder.layer)
+
+    # ------------------------------------------------------------------ padded batches (HF-compatible)
+    def positions(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Position ids as ``transformers`` makes them: RoBERTa counts non-pad tokens from ``pad + 1``."""
+        if self.roberta_positions:
+            real = input_ids.ne(self.pad_id).int()
+            return (torch.cumsum(real, dim=1).type_as(real) * real).long() + self.pad_id
+        return torch.arange(input_ids.shape[-1], device=input_ids.device).expand_as(input_ids)
+
+    def embed_tokens(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        x = self.word(input_ids) + self.token_type.weight[0] + self.position(positions)
+        x = self.emb_norm(x)
+        return F.dropout(x, self.hidden_dropout, True) if self.training and self.hidden_dropout > 0 else x
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Last hidden states ``B x T x d`` of a (padded) batch."""
+        x = self.embed_tokens(input_ids, self.positions(input_ids))
+        mask = None
+        if attention_mask is not None and not bool(attention_mask.all()):
+            mask = attention_mask.bool()[:, None, None, :]
+        for block in self.blocks:
+            x = block(x, mask)
+        return x
+
+    # ------------------------------------------------------------------ packed inference
+    @torch.inference_mode()
+    def embed_sequences(self, sequences: Sequence[Sequence[int]], pooling: str = "mean", max_tokens: int = 4096,
+                        fixed_shapes: bool = False) -> torch.Tensor:
+        """Pooled vectors ``N x d`` of token-id sequences (special tokens included), inference only.
+
+        Sequences are packed, in the order given (sort them by length first: then most packs hold one or
+        two lengths), into token matrices of at most ``max_tokens`` rows (a longer sequence gets a pack of
+        its own); no padding token enters a linear layer, and attention runs per run of equal-length
+        sequences. ``fixed_shapes`` pads each pack's row count up to ``max_tokens`` (or, for a short last
+        pack, to the next power of two from 64), so quantized kernels that are built per input shape are built
+        only a few times; the padding rows never reach a real row (attention stays within each sequence).
+        """
+        if pooling not in ("mean", "cls"):
+            raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
+        was_training = self.training
+        self.eval()
+        try:
+            n = len(sequences)
+            out = torch.empty(n, self.hidden_size)
+            lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
+            for start, stop in _packs(lengths, max_tokens):
+                out[start:stop] = self._pack_forward(sequences[start:stop], lengths[start:stop], pooling,
+                                                     max_tokens if fixed_shapes else None)
+        finally:
+            self.train(was_training)
+        return out
+
+    def _pack_forward(self, seqs: Sequence[Sequence[int]], lengths: np.ndarray, pooling: str,
+                      fixed: int | None) -> torch.Tensor:
+        real = int(lengths.sum())
+        rows = real if fixed is None else _padded_rows(real, fixed)
+        ids = np.full(rows, self.pad_id, dtype=np.int64)
+        ids[:real] = np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=real)
+        # runs of equal length: (first row, number of sequences, length)
+        groups: list[tuple[int, int, int]] = []
+        change = np.flatnonzero(np.diff(lengths)) + 1
+        bounds = np.concatenate([[0], change, [len(lengths)]])
+        row = 0
+        pos = np.full(rows, self.pad_id if self.roberta_positions else 0, dtype=np.int64)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            count, t = int(b - a), int(lengths[a])
+            groups.append((row, count, t))
+            block = ids[row:row + count * t].reshape(count, t)
+            if self.roberta_positions:
+                nonpad = block != self.pad_id
+                pos[row:row + count * t] = (np.cumsum(nonpad, axis=1) * nonpad + self.pad_id).ravel()
+            else:
+                pos[row:row + count * t] = np.tile(np.arange(t), count)
+            row += count * t
+        x = self.embed_tokens(torch.from_numpy(ids), torch.from_numpy(pos))
+        d, h = self.hidden_size, self.heads
+        for block in self.blocks:
+            qkv = block.project_qkv(x)
+            attn = torch.empty(rows, d)
+            if rows > real:
+                attn[real:].zero_()
+            for first, count, t in groups:
+                span = slice(first, first + count * t)
+                q, k, v = qkv[span].view(count, t, 3, h, d // h).permute(2, 0, 3, 1, 4)
+                a = F.scaled_dot_product_attention(q, k, v)
+                attn[span].view(count, t, h, d // h).copy_(a.transpose(1, 2))
+            x = block.finish(x, attn)
+        pooled = []
+        for first, count, t in groups:
+            states = x[first:first + count * t].view(count, t, d)
+            pooled.append(states.mean(1) if pooling == "mean" else states[:, 0])
+        return torch.cat(pooled) if len(pooled) > 1 else pooled[0]
+
+    # ------------------------------------------------------------------ int8
+    def quantized(self, engine: str | None = None) -> LeanEncoder:
+        """A dynamic-int8 copy for CPU inference (int8 ``Linear`` weights, fused QKV); this module is unchanged.
+
+        ``engine`` is the PyTorch quantized engine the weights are packed for (default: the current one);
+        the packed weights carry their engine, so the copy runs on it whatever the global setting is later.
+        """
+        from torch.ao.quantization import quantize_dynamic
+
+        twin = copy.deepcopy(self).eval()
+        for block in twin.blocks:
+            block.fuse_qkv()
+        old = torch.backends.quantized.engine
+        try:
+            if engine is not None:
+                torch.backends.quantized.engine = engine
+            with warnings.catch_warnings():  # torch.ao deprecation notices; dynamic int8 still works
+                warnings.simplefilter("ignore")
+                return quantize_dynamic(twin, {nn.Linear}, dtype=torch.qint8)
+        finally:
+            torch.backends.quantized.engine = old
+
+
+def _packs(lengths: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` ranges of whole sequences with at most ``max_tokens`` tokens each."""
+    out: list[tuple[int, int]] = []
+    start, total = 0, 0
+    for i, n in enumerate(lengths.tolist()):
+        if i > start and total + n > max_tokens:
+            out.append((start, i))
+            start, total = i, 0
+        total += n
+    if start < len(lengths):
+        out.append((start, len(lengths)))
+    return out
+
+
+def _padded_rows(real: int, fixed: int) -> int:
+    """Rows of a pack with ``real`` tokens: ``fixed``, or a power of two from 64 for a small (last) pack."""
+    if real > fixed:
+        return real
+    rows = 64
+    while rows < real:
+        rows *= 2
+    return min(rows, fixed) if real <= fixed // 2 else fixed
+
+
+def lean_or_none(model: nn.Module) -> LeanEncoder | None:
+    """A :class:`LeanEncoder` of ``model`` when supported, else ``None`` (the reason logged at debug level)."""
+    reason = unsupported_reason(model)
+    if reason is not None:
+        logger.debug("lean forward not used for %s: %s", type(model).__name__, reason)
+        return None
+    return LeanEncoder(model)
+
+
+__all__ = ["LeanBlock", "LeanEncoder", "SUPPORTED_TYPES", "is_supported", "lean_or_none", "unsupported_reason"]

@@ -1,0 +1,120 @@
+"""The lean BERT-family forward (sciptm.encoders.lean) against the transformers forward it replaces."""
+from __future__ import annotations
+
+import gzip
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+import sciptm
+from sciptm.encoders.encoder import pool
+from sciptm.encoders.lean import LeanEncoder, is_supported, lean_or_none, unsupported_reason
+
+
+@pytest.fixture(scope="module")
+def moses_smiles(chem_dir) -> list[str]:
+    out = []
+    with gzip.open(chem_dir / "moses_train.csv.gz", "rt") as fh:
+        col = fh.readline().strip().split(",").index("SMILES")
+        for line in fh:
+            out.append(line.rstrip("\n").split(",")[col])
+            if len(out) == 160:
+                break
+    return out
+
+
+@pytest.fixture(scope="module")
+def small() -> sciptm.Encoder:
+    return sciptm.Encoder.from_pretrained("sciptm/smiles-small")
+
+
+def _reference(enc: sciptm.Encoder, texts: list[str]) -> torch.Tensor:
+    with torch.inference_mode():
+        out = []
+        for k in range(0, len(texts), 32):
+            batch = enc.tokenize(texts[k:k + 32])
+            out.append(pool(enc.model(**batch).last_hidden_state, batch["attention_mask"], enc.pooling))
+        return torch.cat(out)
+
+
+@pytest.mark.parametrize("source", ["smiles-small", "bert-tiny"])
+def test_padded_batch_matches_transformers_fp32(source, small, moses_smiles):
+    enc = small if source == "smiles-small" else sciptm.Encoder.from_config(domain="smiles", size="tiny",
+                                                                              architecture="bert", seed=0)
+    enc.model.eval()
+    texts = enc.prepare(moses_smiles[:24] + ["C", "CCO", "O=C=O"]).texts
+    batch = enc.tokenize(texts)
+    mask = batch["attention_mask"].bool()
+    assert (~mask).sum() > 100 and len(set(mask.sum(1).tolist())) > 10  # padded rows of many lengths
+    lean = LeanEncoder(enc.model).eval()
+    with torch.inference_mode():
+        ref = enc.model(**batch).last_hidden_state
+        out = lean(batch["input_ids"], batch["attention_mask"])
+        # no padding: the unmasked path
+        one = enc.tokenize(texts[:1])
+        ref1 = enc.model(**one).last_hidden_state
+        out1 = lean(one["input_ids"])
+    assert (out - ref).abs()[mask].max() <= 1e-5
+    assert (out1 - ref1).abs().max() <= 1e-5
+
+
+def test_packed_embedding_matches_transformers_fp32(small, moses_smiles):
+    texts = small.prepare(moses_smiles).texts
+    ids = small.tokenizer(texts)["input_ids"]
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    ref = _reference(small, [texts[i] for i in order])
+    lean = LeanEncoder(small.model).eval()
+    for fixed in (False, True):  # small packs (256 tokens): many packs, several lengths per pack, a short last one
+        out = lean.embed_sequences([ids[i] for i in order], "mean", max_tokens=256, fixed_shapes=fixed)
+        assert out.shape == ref.shape and (out - ref).abs().max() <= 1e-5
+    cls = lean.embed_sequences([ids[i] for i in order[:40]], "cls", max_tokens=512)
+    with torch.inference_mode():
+        batch = small.tokenize([texts[i] for i in order[:40]])
+        ref_cls = small.model(**batch).last_hidden_state[:, 0]
+    assert (cls - ref_cls).abs().max() <= 1e-5
+
+
+def test_int8_copy_stays_close_and_leaves_fp32_alone(small, moses_smiles):
+    texts = small.prepare(moses_smiles).texts
+    ids = small.tokenizer(texts)["input_ids"]
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    seqs = [ids[i] for i in order]
+    ref = _reference(small, [texts[i] for i in order])
+    lean = LeanEncoder(small.model).eval()
+    before = [p.detach().clone() for p in small.model.parameters()]
+    engines = [e for e in ("x86", "onednn") if e in torch.backends.quantized.supported_engines]
+    for engine in engines:
+        q = lean.quantized(engine)
+        assert sum(isinstance(m, torch.nn.Linear) for m in q.modules()) == 0  # every Linear quantized
+        assert all(b.qkv is not None for b in q.blocks)  # one fused QKV projection per block
+        out = q.embed_sequences(seqs, "mean", max_tokens=4096, fixed_shapes=engine == "onednn")
+        cos = torch.nn.functional.cosine_similarity(out, ref)
+        assert cos.min() >= 0.999, (engine, float(cos.min()))
+    assert all(torch.equal(a, b) for a, b in zip(before, small.model.parameters()))
+    assert all(b.qkv is None for b in lean.blocks)
+
+
+def test_training_mode_backpropagates_into_the_shared_weights(small):
+    enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0)
+    lean = LeanEncoder(enc.model).train()
+    batch = enc.tokenize(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"])
+    torch.manual_seed(0)
+    a = lean(batch["input_ids"], batch["attention_mask"])
+    b = lean(batch["input_ids"], batch["attention_mask"])
+    assert not torch.allclose(a, b)  # dropout is on in training mode
+    a.pow(2).mean().backward()
+    grads = [p.grad for p in enc.model.encoder.layer[0].attention.self.query.parameters()]
+    assert all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_unsupported_models_fall_back_with_a_reason(caplog):
+    esm = sciptm.Encoder.from_config(domain="protein", size="tiny", seed=0)
+    assert not is_supported(esm.model) and "esm" in unsupported_reason(esm.model)
+    with caplog.at_level(logging.DEBUG, logger="sciptm.encoders.lean"):
+        assert lean_or_none(esm.model) is None
+    assert "lean forward not used" in caplog.text
+    with pytest.raises(ValueError, match="cannot run"):
+        LeanEncoder(esm.model)
+    assert np.isfinite(esm.embed(["MKTAYIAK"])).all()
