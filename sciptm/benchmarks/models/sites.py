@@ -54,6 +54,8 @@ NO_ENCODER = "onehot"
 SITE_BLOCKS = ("onehot", "zeroshot", "embedding", "sites")
 SITE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 ENSEMBLE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: rows per disk-cache file of site features: small, so an interrupted pass keeps most of its work
+SITE_CACHE_CHUNK = 512
 
 #: (encoder, quantize, sites, mode, reference) -> {sequence: site feature row} (one process)
 _SITE_ROWS: dict[tuple, dict[str, np.ndarray]] = {}
@@ -116,7 +118,8 @@ def site_features(spec: str, texts: list[str], sites: np.ndarray, mode: str, ref
                   "sites": [int(s) for s in sites], "mode": mode, "reference": ref_key, "quantize": quantize,
                   "state": "last_hidden_state"}
         rows = cached_rows("site-embeddings", config, todo,
-                           lambda part: _compute_site_rows(enc, part, sites, mode, reference, quantize, batch_size))
+                           lambda part: _compute_site_rows(enc, part, sites, mode, reference, quantize, batch_size),
+                           chunk=SITE_CACHE_CHUNK)
         store.update(zip(todo, np.asarray(rows, dtype=np.float32)))
     return np.stack([store[t] for t in texts]).astype(np.float32)
 
