@@ -371,10 +371,14 @@ class Encoder:
         Texts are tokenized once; batches are padded from those ids (no second tokenizer call).
         ``warn_rows`` maps text positions to the row numbers named in truncation warnings.
         """
-        model = self._inference_model(quantize)
+        from sciptm.encoders.lean import inference_lean, token_ids
+
+        # on CPU, BERT-family models run the lean packed forward (sciptm.encoders.lean), else the model itself
+        lean = inference_lean(self, quantize)
+        model = self._inference_model(quantize) if lean is None else self.model
         budget = int(max_tokens or default_max_tokens(self.device))
         limit = self.tokenizer.model_max_length
-        ids = self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        ids = token_ids(self, texts)
         over = [i for i, row in enumerate(ids) if len(row) > limit]
         chunked = over if long == "chunk" else []
         if over and long == "truncate":
@@ -394,7 +398,14 @@ class Encoder:
         was_training = model.training
         model.eval()
         try:
-            batches = [[short[j] for j in b] for b in token_budget_batches(lengths, budget, batch_size)]
+            if lean is not None:  # unpadded packs of <= budget tokens, longest first, pooled inside
+                order = sorted(short, key=lambda i: -len(ids[i]))
+                parts = [order[k:k + 8192] for k in range(0, len(order), 8192)]
+                for idx in progress_bar(parts, "embedding", show, total=len(parts)):
+                    out[idx] = lean.embed_sequences([ids[i] for i in idx], self.pooling, budget,
+                                                    fixed_shapes=quantize is not None, max_rows=batch_size).numpy()
+            batches = [] if lean is not None else [[short[j] for j in b]
+                                                   for b in token_budget_batches(lengths, budget, batch_size)]
             for idx in progress_bar(batches, "embedding", show, total=len(batches)):
                 width = max(len(ids[i]) for i in idx)
                 tokens = np.full((len(idx), width), pad, dtype=np.int64)

@@ -29,9 +29,15 @@ True
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import os
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import pairwise
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -44,6 +50,8 @@ ROBERTA_TYPES = ("roberta", "camembert", "xlm-roberta")
 SUPPORTED_TYPES = (*ROBERTA_TYPES, "bert")
 #: ``config.hidden_act`` -> ``F.gelu(approximate=...)``
 _GELU = {"gelu": "none", "gelu_pytorch_tanh": "tanh", "gelu_new": "tanh"}
+#: quantized engine of the int8 copy ``embed`` runs (packs of fixed row counts keep its kernels warm)
+INT8_ENGINE = "onednn"
 
 
 def unsupported_reason(model: nn.Module) -> str | None:
@@ -195,12 +203,12 @@ class LeanEncoder(nn.Module):
     # ------------------------------------------------------------------ packed inference
     @torch.inference_mode()
     def embed_sequences(self, sequences: Sequence[Sequence[int]], pooling: str = "mean", max_tokens: int = 4096,
-                        fixed_shapes: bool = False) -> torch.Tensor:
+                        fixed_shapes: bool = False, max_rows: int | None = None) -> torch.Tensor:
         """Pooled vectors ``N x d`` of token-id sequences (special tokens included), inference only.
 
         Sequences are packed, in the order given (sort them by length first: then most packs hold one or
         two lengths), into token matrices of at most ``max_tokens`` rows (a longer sequence gets a pack of
-        its own); no padding token enters a linear layer, and attention runs per run of equal-length
+        its own) and at most ``max_rows`` sequences; no padding token enters a linear layer, and attention runs per run of equal-length
         sequences. ``fixed_shapes`` pads each pack's row count up to ``max_tokens`` (or, for a short last
         pack, to the next power of two from 64), so quantized kernels that are built per input shape are built
         only a few times; the padding rows never reach a real row (attention stays within each sequence).
@@ -213,7 +221,7 @@ class LeanEncoder(nn.Module):
             n = len(sequences)
             out = torch.empty(n, self.hidden_size)
             lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
-            for start, stop in _packs(lengths, max_tokens):
+            for start, stop in _packs(lengths, max_tokens, max_rows):
                 out[start:stop] = self._pack_forward(sequences[start:stop], lengths[start:stop], pooling,
                                                      max_tokens if fixed_shapes else None)
         finally:
@@ -232,7 +240,7 @@ class LeanEncoder(nn.Module):
         bounds = np.concatenate([[0], change, [len(lengths)]])
         row = 0
         pos = np.full(rows, self.pad_id if self.roberta_positions else 0, dtype=np.int64)
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in pairwise(bounds.tolist()):
             count, t = int(b - a), int(lengths[a])
             groups.append((row, count, t))
             block = ids[row:row + count * t].reshape(count, t)
@@ -284,12 +292,14 @@ class LeanEncoder(nn.Module):
             torch.backends.quantized.engine = old
 
 
-def _packs(lengths: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
-    """Consecutive ``(start, stop)`` ranges of whole sequences with at most ``max_tokens`` tokens each."""
+def _packs(lengths: np.ndarray, max_tokens: int, max_rows: int | None = None) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` ranges of whole sequences, at most ``max_tokens`` tokens and ``max_rows``
+    sequences each (a sequence longer than ``max_tokens`` alone)."""
     out: list[tuple[int, int]] = []
     start, total = 0, 0
+    rows = max_rows or len(lengths) or 1
     for i, n in enumerate(lengths.tolist()):
-        if i > start and total + n > max_tokens:
+        if i > start and (total + n > max_tokens or i - start >= rows):
             out.append((start, i))
             start, total = i, 0
         total += n
@@ -308,6 +318,99 @@ def _padded_rows(real: int, fixed: int) -> int:
     return min(rows, fixed) if real <= fixed // 2 else fixed
 
 
+def regex_token_ids(tokenizer: Any) -> Callable[[list[str]], list[list[int]]] | None:
+    """A pure-Python twin of a regex word-level fast tokenizer (sciptm's SMILES/crystal recipe), or ``None``.
+
+    The twin splits with the tokenizer's own pre-tokenizer regex (Python ``re``), looks the pieces up in its
+    vocabulary and frames them with its template's special tokens: the same ids as
+    ``tokenizer(texts)["input_ids"]`` (no truncation), ~5x faster on short texts (no Rust round trip per
+    batch of encodings). It applies only when the regex covers a text entirely and the text holds no added
+    (special) token; other texts go through the tokenizer itself. ``None`` when the tokenizer is not of
+    that kind (normalizer, other pre-tokenizer or model, template with a pair-only layout...).
+    """
+    backend = getattr(tokenizer, "_tokenizer", None)
+    if backend is None:
+        return None
+    try:
+        spec = json.loads(backend.to_str())
+        pre, model, post = spec.get("pre_tokenizer") or {}, spec.get("model") or {}, spec.get("post_processor") or {}
+        if (spec.get("normalizer") is not None or pre.get("type") != "Split" or pre.get("behavior") != "Isolated"
+                or pre.get("invert") or "Regex" not in (pre.get("pattern") or {}) or model.get("type") != "WordLevel"
+                or post.get("type") != "TemplateProcessing"):
+            return None
+        pattern = re.compile(pre["pattern"]["Regex"])
+        vocab: dict[str, int] = dict(model["vocab"])
+        unk = vocab[model["unk_token"]]
+        special = {name: tok["ids"] for name, tok in post["special_tokens"].items()}
+        kinds = [next(iter(part)) for part in post["single"]]
+        if kinds.count("Sequence") != 1:
+            return None
+        at = kinds.index("Sequence")
+        prefix = [i for part in post["single"][:at] for i in special[part["SpecialToken"]["id"]]]
+        suffix = [i for part in post["single"][at + 1:] for i in special[part["SpecialToken"]["id"]]]
+        added = [t["content"] for t in spec.get("added_tokens", [])]
+    except (KeyError, TypeError, ValueError, re.error, StopIteration):
+        return None
+    has_added = re.compile("|".join(map(re.escape, added))).search if added else (lambda _: None)
+    get, findall = vocab.get, pattern.findall
+
+    def encode(texts: list[str]) -> list[list[int]]:
+        out: list[list[int]] = []
+        slow: list[int] = []
+        for k, text in enumerate(texts):
+            pieces = findall(text)
+            if has_added(text) is None and "".join(pieces) == text:
+                out.append([*prefix, *[get(p, unk) for p in pieces], *suffix])
+            else:
+                out.append([])
+                slow.append(k)
+        if slow:
+            ids = tokenizer([texts[k] for k in slow], add_special_tokens=True, truncation=False, verbose=False)
+            for k, row in zip(slow, ids["input_ids"]):
+                out[k] = list(row)
+        return out
+
+    return encode
+
+
+def token_ids(encoder: Any, texts: list[str]) -> list[list[int]]:
+    """``encoder.tokenizer(texts)["input_ids"]`` (special tokens, no truncation), through the tokenizer's
+    :func:`regex_token_ids` twin when it has one (cached on the encoder)."""
+    cache = encoder.__dict__.setdefault("_token_ids_cache", {})
+    if cache.get("tokenizer") is not encoder.tokenizer:
+        cache["tokenizer"] = encoder.tokenizer
+        cache["twin"] = regex_token_ids(encoder.tokenizer)
+    if cache["twin"] is not None:
+        return cache["twin"](texts)
+    return encoder.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+
+
+def inference_lean(encoder: Any, quantize: str | None) -> LeanEncoder | None:
+    """The lean module ``Encoder.embed`` runs on CPU (cached on the encoder), or ``None`` to use the model itself.
+
+    ``None`` off CPU, for unsupported architectures (reason logged at debug level) and when the environment
+    variable ``SCIPTM_LEAN_FORWARD`` is ``0``. The fp32 module shares the model's weights; the int8 copy
+    (:meth:`LeanEncoder.quantized`, ``onednn`` engine where available) is remade when the weights change.
+    """
+    if os.environ.get("SCIPTM_LEAN_FORWARD", "1") == "0" or encoder.device.type != "cpu":
+        return None
+    model = encoder.model
+    cache = encoder.__dict__.setdefault("_lean_cache", {})
+    if cache.get("model") is not model:
+        cache.clear()
+        cache["model"] = model
+        cache["fp32"] = lean_or_none(model)
+    lean = cache["fp32"]
+    if lean is None or quantize is None:
+        return lean
+    version = tuple(int(p._version) for p in model.parameters())
+    if cache.get("int8_version") != version:
+        cache["int8"] = lean.quantized(INT8_ENGINE if INT8_ENGINE in torch.backends.quantized.supported_engines
+                                       else None)
+        cache["int8_version"] = version
+    return cache["int8"]
+
+
 def lean_or_none(model: nn.Module) -> LeanEncoder | None:
     """A :class:`LeanEncoder` of ``model`` when supported, else ``None`` (the reason logged at debug level)."""
     reason = unsupported_reason(model)
@@ -317,4 +420,5 @@ def lean_or_none(model: nn.Module) -> LeanEncoder | None:
     return LeanEncoder(model)
 
 
-__all__ = ["LeanBlock", "LeanEncoder", "SUPPORTED_TYPES", "is_supported", "lean_or_none", "unsupported_reason"]
+__all__ = ["INT8_ENGINE", "SUPPORTED_TYPES", "LeanBlock", "LeanEncoder", "inference_lean", "is_supported", "lean_or_none", "regex_token_ids",
+           "token_ids", "unsupported_reason"]

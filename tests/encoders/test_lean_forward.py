@@ -10,7 +10,7 @@ import torch
 
 import sciptm
 from sciptm.encoders.encoder import pool
-from sciptm.encoders.lean import LeanEncoder, is_supported, lean_or_none, unsupported_reason
+from sciptm.encoders.lean import LeanEncoder, is_supported, lean_or_none, regex_token_ids, unsupported_reason
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,28 @@ def test_unsupported_models_fall_back_with_a_reason(caplog):
     with pytest.raises(ValueError, match="cannot run"):
         LeanEncoder(esm.model)
     assert np.isfinite(esm.embed(["MKTAYIAK"])).all()
+
+
+def test_regex_twin_gives_the_tokenizer_ids(small, moses_smiles):
+    twin = regex_token_ids(small.tokenizer)
+    assert twin is not None
+    texts = small.prepare(moses_smiles).texts + [
+        "C%10CC%10", "[MASK]CC", "CCα", "", "C C", "CC[UNK]", "Xx", "c1ccccc1[nH]", "[PAD]"]
+    assert twin(texts) == small.tokenizer(texts)["input_ids"]
+    protein = sciptm.Encoder.from_config(domain="protein", size="tiny", seed=0)
+    twin_p = regex_token_ids(protein.tokenizer)
+    seqs = ["MKTAYIAKQR", "ACDEFGHIKLMNPQRSTVWYXBZUO", "mkta", ""]
+    assert twin_p is None or twin_p(seqs) == protein.tokenizer(seqs)["input_ids"]
+
+
+def test_embed_runs_the_lean_path_and_matches_the_model(small, moses_smiles, monkeypatch, tmp_path):
+    rows = moses_smiles[:120] + ["C", "[Na+].[Cl-]"]
+    fast = small.embed(rows, progress=False)
+    fast_int8 = small.embed(rows, progress=False, quantize="int8")
+    assert small.__dict__["_lean_cache"]["int8"] is not None  # the lean int8 copy ran
+    streamed = small.embed(rows, progress=False, out=tmp_path / "e.npy", chunk_size=50)
+    monkeypatch.setenv("SCIPTM_LEAN_FORWARD", "0")
+    ref = small.embed(rows, progress=False)
+    assert np.abs(fast - ref).max() <= 1e-5 and np.abs(np.asarray(streamed) - ref).max() <= 1e-5
+    cos = (fast_int8 * ref).sum(1) / np.linalg.norm(fast_int8, axis=1) / np.linalg.norm(ref, axis=1)
+    assert cos.min() >= 0.999
