@@ -54,6 +54,13 @@ def test_site_fit_reads_training_rows_only(gb1):
     a = SitesRegressor(ENCODER, **kw).fit(X[tr], y[tr], eval_set=(X[ev], y[ev]))
     raw = site_features(ENCODER, X[tr], a.sites_, a.site_mode_, a.reference_)
     assert a.info_["site_mode"] == "concat" and raw.shape == (100, 4 * 128)
+    # the encoder reads a window of site_context residues around the sites: the same as embedding the cropped
+    # sequences at the shifted sites, and not the whole-sequence states
+    lo, hi = 38 - 20, 53 + 20 + 1
+    cropped = site_features(ENCODER, [t[lo:hi] for t in X[:12]], a.sites_ - lo, "concat", None, context=None)
+    np.testing.assert_allclose(raw[:12], cropped, rtol=1e-4, atol=1e-4)
+    whole = site_features(ENCODER, X[:12], a.sites_, "concat", None, context=None)
+    assert whole.shape == cropped.shape and np.abs(whole - cropped).max() > 1e-3
     np.testing.assert_allclose(a.site_pca_.mean_, raw.astype(np.float64).mean(axis=0), rtol=1e-5, atol=1e-6)
     # the MLP's scaler is fitted on the training rows' site PCs
     pcs = a.site_pca_.transform(raw.astype(np.float64))

@@ -56,6 +56,8 @@ SITE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 ENSEMBLE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: rows per disk-cache file of site features: small, so an interrupted pass keeps most of its work
 SITE_CACHE_CHUNK = 512
+#: residues the encoder reads on each side of the outermost sites (``None``: the whole sequence)
+SITE_CONTEXT = 20
 
 #: (encoder, quantize, sites, mode, reference) -> {sequence: site feature row} (one process)
 _SITE_ROWS: dict[tuple, dict[str, np.ndarray]] = {}
@@ -85,20 +87,23 @@ def varying_sites(texts: list[str]) -> np.ndarray:
 
 
 def site_features(spec: str, texts: list[str], sites: np.ndarray, mode: str, reference: str | None,
-                  quantize: str | None = None, batch_size: int = 64, candidates: Any = None) -> np.ndarray:
+                  quantize: str | None = None, batch_size: int = 64, candidates: Any = None,
+                  context: int | None = SITE_CONTEXT) -> np.ndarray:
     """Site feature rows (``N x F`` float32) of ``texts`` from encoder ``spec`` (see the module docstring).
 
     ``mode="concat"``: the last hidden state at each of ``sites``, concatenated (``F = len(sites) * d``).
     ``mode="mutated"``: sum over the sites where a sequence differs from ``reference`` of
     ``h(seq, site) - h(reference, site)`` (``F = d``). Rows come from the process memo, then the disk feature
-    cache (keyed by the encoder's weights, the sites, the mode and the reference), then the encoder.
+    cache (keyed by the encoder's weights, the sites, the mode, the reference and the window), then the encoder.
+    ``context``: the encoder reads the window from ``context`` residues before the first site to ``context`` after
+    the last (``None``: the whole sequence); GB1's 265 residues become the 56 around its 4 sites (~5x less compute).
     """
     sites = np.asarray(sites, dtype=np.int64)
     if candidates is not None and mode == "concat":  # computed (and cached) at a superset of sites, then sliced
         candidates = np.asarray(candidates, dtype=np.int64)
         where = {int(c): i for i, c in enumerate(candidates)}
         if all(int(s) in where for s in sites) and len(candidates) > len(sites):
-            full = site_features(spec, texts, candidates, mode, reference, quantize, batch_size)
+            full = site_features(spec, texts, candidates, mode, reference, quantize, batch_size, None, context)
             d = full.shape[1] // len(candidates)
             cols = np.concatenate([np.arange(where[int(s)] * d, (where[int(s)] + 1) * d) for s in sites])
             return full[:, cols]
@@ -107,7 +112,7 @@ def site_features(spec: str, texts: list[str], sites: np.ndarray, mode: str, ref
     if mode == "mutated" and reference is None:
         raise ConfigError("site features: mode 'mutated' needs the reference (training consensus) sequence")
     ref_key = hashlib.sha256(reference.encode()).hexdigest()[:16] if mode == "mutated" else None
-    key = (spec, quantize, tuple(int(s) for s in sites), mode, ref_key)
+    key = (spec, quantize, tuple(int(s) for s in sites), mode, ref_key, context)
     store = _SITE_ROWS.setdefault(key, {})
     todo = list(dict.fromkeys(t for t in texts if t not in store))
     if todo:
@@ -117,8 +122,11 @@ def site_features(spec: str, texts: list[str], sites: np.ndarray, mode: str, ref
         config = {"weights": module_fingerprint(enc.model), "domain": enc.domain.to_config(),
                   "sites": [int(s) for s in sites], "mode": mode, "reference": ref_key, "quantize": quantize,
                   "state": "last_hidden_state"}
+        if context is not None:
+            config["context"] = int(context)
         rows = cached_rows("site-embeddings", config, todo,
-                           lambda part: _compute_site_rows(enc, part, sites, mode, reference, quantize, batch_size),
+                           lambda part: _compute_site_rows(enc, part, sites, mode, reference, quantize, batch_size,
+                                                           context),
                            chunk=SITE_CACHE_CHUNK)
         store.update(zip(todo, np.asarray(rows, dtype=np.float32)))
     return np.stack([store[t] for t in texts]).astype(np.float32)
@@ -146,7 +154,13 @@ def _hidden_at(enc: Any, model: Any, texts: list[str], sites: np.ndarray) -> np.
 
 
 def _compute_site_rows(enc: Any, texts: list[str], sites: np.ndarray, mode: str, reference: str | None,
-                       quantize: str | None, batch_size: int) -> np.ndarray:
+                       quantize: str | None, batch_size: int, context: int | None = None) -> np.ndarray:
+    if context is not None:  # the encoder reads a window around the sites only
+        lo = max(0, int(sites.min()) - int(context))
+        hi = min(len(texts[0]), int(sites.max()) + int(context) + 1)
+        texts = [t[lo:hi] for t in texts]
+        reference = reference[lo:hi] if reference is not None else None
+        sites = sites - lo
     model = enc._inference_model(quantize)
     was = model.training
     model.eval()
@@ -186,6 +200,7 @@ class SitesRegressor(AugmentedRegressor):
     holdout_fraction: held-out share of the training rows when ``fit`` gets no ``eval_set``.
     min_ensemble_rows, min_eval_rows: below these the model is the ridge alone.
     site_batch_size: sequences per forward pass of the site embeddings.
+    site_context: residues read on each side of the outermost sites (a window; ``None``: the whole sequence).
     site_candidates: positions to compute (and cache) in ``concat`` mode, a superset of the training rows'
         varying sites (the benchmark passes the sites that vary over all of a task's sequences, so the splits of
         one dataset share one computation); the model still uses only the training rows' sites.
@@ -201,7 +216,7 @@ class SitesRegressor(AugmentedRegressor):
                  mlp_batch_size: int = 256, mlp_dropout: float = 0.1, mlp_seeds: int = 1,
                  ensemble_weights: tuple[float, ...] = ENSEMBLE_WEIGHTS, holdout_fraction: float = 0.1,
                  min_ensemble_rows: int = 100, min_eval_rows: int = 30, site_batch_size: int = 64,
-                 site_candidates: Any = None):
+                 site_candidates: Any = None, site_context: int | None = SITE_CONTEXT):
         super().__init__(encoder=encoder, blocks=blocks, block_weights=block_weights,
                          zeroshot_weights=zeroshot_weights, embedding_weights=embedding_weights, alphas=alphas,
                          inner_folds=inner_folds, max_length=max_length, batch_size=batch_size, max_tokens=max_tokens,
@@ -224,6 +239,7 @@ class SitesRegressor(AugmentedRegressor):
         self.min_eval_rows = min_eval_rows
         self.site_batch_size = site_batch_size
         self.site_candidates = site_candidates
+        self.site_context = site_context
 
     # ---- blocks ---------------------------------------------------------------------------------------------
     def _resolve_blocks(self) -> tuple[str, ...]:
@@ -263,7 +279,7 @@ class SitesRegressor(AugmentedRegressor):
                 raise ConfigError(f"sites model: fitted on variants of length {self.onehot_length_}; row {i} has "
                                   f"{len(t)} residues")
         return site_features(self.encoder, texts, self.sites_, self.site_mode_, self.reference_, self.quantize or None,
-                             int(self.site_batch_size), self.site_candidates)
+                             int(self.site_batch_size), self.site_candidates, self.site_context)
 
     # ---- fitting --------------------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> SitesRegressor:
@@ -296,7 +312,7 @@ class SitesRegressor(AugmentedRegressor):
                 k = int(min(self.site_components, raw.shape[1], max(len(texts) - 1, 1)))
                 self.site_pca_ = PCA(n_components=k, random_state=int(self.random_state)).fit(raw)
                 self.sites_info_ = {"sites": [int(s) for s in self.sites_], "site_mode": self.site_mode_,
-                                    "site_components": k,
+                                    "site_components": k, "site_context": self.site_context,
                                     "site_explained_variance": float(self.site_pca_.explained_variance_ratio_.sum())}
         elif want and len(lengths) > 1:
             self.sites_info_ = {"sites": "none: sequences of unequal length"}
@@ -487,7 +503,7 @@ class SitesModel:
         "batch_size", "max_tokens", "quantize", "sites", "site_components", "max_site_dims", "site_weights",
         "ensemble", "mlp_hidden", "mlp_epochs", "mlp_patience", "mlp_lr", "mlp_batch_size", "mlp_dropout",
         "mlp_seeds", "ensemble_weights", "holdout_fraction", "min_ensemble_rows", "min_eval_rows",
-        "site_batch_size", "seed_offset"})
+        "site_batch_size", "site_context", "seed_offset"})
 
     def __init__(self, name: str, options: dict[str, Any]):
         if not name.endswith(SITES_SUFFIX) or not name.removesuffix(SITES_SUFFIX):
@@ -524,7 +540,7 @@ class SitesModel:
                 d = int(_encoder(self.encoder).hidden_size)
                 mode = "concat" if len(sites) * d <= int(est.max_site_dims) else "mutated"
                 site_features(self.encoder, data.texts, sites, mode, consensus(train_texts), est.quantize or None,
-                              int(est.site_batch_size), est.site_candidates)
+                              int(est.site_batch_size), est.site_candidates, est.site_context)
         eval_set = ([data.texts[i] for i in valid], data.y[valid, 0]) if len(valid) else None
         est.fit(train_texts, data.y[train, 0], eval_set=eval_set)
         pred = est.predict([data.texts[i] for i in data.test])
