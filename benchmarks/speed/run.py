@@ -12,8 +12,9 @@ Sections (``--only`` picks some):
   same epochs, batch 64, one thread each), test RMSE over ``--seeds``. An epoch is training + validation on
   both sides (Lightning runs validation inside ``on_train_epoch_start..end``; sciptm's is timed between
   epoch callbacks); sciptm's training steps alone are recorded too. Also, over the same seeds: sciptm with
-  the encoder's own attention dropout (0.1, the default before ``attention_dropout=0``) and with the encoder's
-  dropout off; and with bucketing off (first seed).
+  the encoder's own dropout (0.1 on attention probabilities and hidden states: the default before #16) and with
+  hidden-state dropout 0.1 only (the default between ``attention_dropout=0`` and ``encoder_dropout=0``); and
+  with bucketing off (first seed).
 - ``embed``: ``Encoder.embed`` (fp32, int8) vs a raw ``transformers`` loop (AutoModel, batches of 64 in
   input order, padding to the longest) on MOSES SMILES with ``sciptm/smiles-small``; forward FLOPs per
   molecule and the floor they imply for 1M molecules on 2 cores at the fp32 matmul and int8 ``Linear`` ceilings.
@@ -126,7 +127,9 @@ def finetune(args) -> dict[str, Any]:
     df = pd.read_csv(mirror() / "chem" / "delaney-processed.csv")
     smiles = df["smiles"].tolist()
     y = df["measured log solubility in mols per litre"].to_numpy(float)
-    from sciptm.training.trainer import epoch_callback
+    from sciptm.training.trainer import TrainerConfig, epoch_callback
+
+    default_drop = TrainerConfig().encoder_dropout
 
     rows: dict[str, Any] = {"epochs": args.epochs, "seeds": args.seeds, "n_rows": len(smiles),
                             "timing": "s_per_epoch = median over epochs of training + validation (as Lightning's "
@@ -139,12 +142,16 @@ def finetune(args) -> dict[str, Any]:
         n_tr, n_va = int(0.8 * len(perm)), int(0.1 * len(perm))
         tr, va, te = perm[:n_tr], perm[n_tr:n_tr + n_va], perm[n_tr + n_va:]
         result = {"seed": seed, "n_train": len(tr)}
-        # sciptm: tiny, default trainer (length buckets), same epochs as Chemprop, its batch size (64);
-        # "checkpoint dropout": the encoder's own dropout (0.1) on the attention probabilities too (the default
-        # before attention_dropout=0); "no dropout": the encoder's dropout off (the head keeps its own)
-        variants = (("sciptm", {}), ("sciptm_checkpoint_dropout", {"attention_dropout": None}),
-                    ("sciptm_no_dropout", {"attention_dropout": 0.0, "encoder_dropout": 0.0}),
-                    ("sciptm_no_buckets", {"bucket_pool": 1}))
+        # sciptm: tiny, default trainer (length buckets, no encoder dropout; the head keeps its own), same
+        # epochs as Chemprop, its batch size (64); "checkpoint dropout": the encoder's own dropout (0.1) on the
+        # attention probabilities and hidden states (the default before #16); "hidden dropout": 0.1 on the
+        # hidden states only (the default between attention_dropout=0 and encoder_dropout=0)
+        # hidden dropout 0.1 (encoder_dropout=None) is the default until encoder_dropout=0; with that default,
+        # the third variant is the encoder's dropout off instead ("no dropout")
+        third = (("sciptm_hidden_dropout", {"encoder_dropout": None}) if default_drop is not None
+                 else ("sciptm_no_dropout", {"attention_dropout": 0.0, "encoder_dropout": 0.0}))
+        variants = (("sciptm", {}), ("sciptm_checkpoint_dropout", {"attention_dropout": None, "encoder_dropout": None}),
+                    third, ("sciptm_no_buckets", {"bucket_pool": 1}))
         for label, extra in variants:
             if label == "sciptm_no_buckets" and seed != args.seeds[0]:
                 continue
@@ -167,18 +174,19 @@ def finetune(args) -> dict[str, Any]:
         print(f"  finetune seed {seed}: {json.dumps(result)}", flush=True)
     rows["per_seed"] = per_seed
     rows["batch_size"] = {"sciptm": args.batch_size, "chemprop": args.batch_size}
-    for key in ("sciptm", "sciptm_checkpoint_dropout", "sciptm_no_dropout", "chemprop"):
+    third = "sciptm_hidden_dropout" if "sciptm_hidden_dropout" in per_seed[0] else "sciptm_no_dropout"
+    for key in ("sciptm", "sciptm_checkpoint_dropout", third, "chemprop"):
         rows[key] = {"s_per_epoch": float(np.median([r[key]["s_per_epoch"] for r in per_seed])),
                      "test_rmse_mean": float(np.mean([r[key]["test_rmse"] for r in per_seed])),
                      "test_rmse_std": float(np.std([r[key]["test_rmse"] for r in per_seed]))}
     rows["sciptm_no_buckets"] = per_seed[0]["sciptm_no_buckets"]
-    for key in ("sciptm", "sciptm_checkpoint_dropout", "sciptm_no_dropout"):
+    for key in ("sciptm", "sciptm_checkpoint_dropout", third):
         rows[key]["train_s_per_epoch"] = float(np.median([r[key]["train_s_per_epoch"] for r in per_seed]))
     rows["epoch_ratio_sciptm_over_chemprop"] = rows["sciptm"]["s_per_epoch"] / rows["chemprop"]["s_per_epoch"]
     rows["epoch_ratio_checkpoint_dropout_over_chemprop"] = (rows["sciptm_checkpoint_dropout"]["s_per_epoch"]
                                                             / rows["chemprop"]["s_per_epoch"])
-    rows["epoch_ratio_no_dropout_over_chemprop"] = (rows["sciptm_no_dropout"]["s_per_epoch"]
-                                                    / rows["chemprop"]["s_per_epoch"])
+    rows[f"epoch_ratio_{third.removeprefix('sciptm_')}_over_chemprop"] = (rows[third]["s_per_epoch"]
+                                                                        / rows["chemprop"]["s_per_epoch"])
     rows["bucketing_speedup"] = rows["sciptm_no_buckets"]["s_per_epoch"] / per_seed[0]["sciptm"]["s_per_epoch"]
     return rows
 
@@ -256,6 +264,14 @@ def embed(args) -> dict[str, Any]:
     t_raw, c_raw, ref = cpu_timed(raw_loop)
     t_fp32, c_fp32, fp32 = cpu_timed(lambda: enc.embed(smiles, progress=False))
     t_int8, c_int8, int8 = cpu_timed(lambda: enc.embed(smiles, progress=False, quantize="int8"))
+    # before: the same int8 call with the lean forward off (the transformers model's quantize_dynamic copy; the
+    # malloc thresholds the lean path set stay set)
+    os.environ["SCIPTM_LEAN_FORWARD"] = "0"
+    try:
+        enc.embed(smiles[:64], quantize="int8")
+        t_stock, c_stock, _ = cpu_timed(lambda: enc.embed(smiles, progress=False, quantize="int8"))
+    finally:
+        os.environ.pop("SCIPTM_LEAN_FORWARD", None)
     cos = lambda a, b: float(np.min((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)))  # noqa
     n = len(smiles)
     # the physical floor: forward FLOPs per molecule (real tokens only) over the machine's ceilings
@@ -283,7 +299,8 @@ def embed(args) -> dict[str, Any]:
             "floor_1M_min_2cores_int8": 1e6 * flops_per_mol / (cores * int8_ceiling) / 60,
             "estimate_1M_min_2cores_int8_from_this_rate": 1e6 / (n / t_int8) / 60 / (cores / args.threads),
             # the same from CPU time (what 2 dedicated cores would take at this per-thread work, whatever the load)
-            "cpu_s": {"raw": c_raw, "fp32": c_fp32, "int8": c_int8},
+            "cpu_s": {"raw": c_raw, "fp32": c_fp32, "int8": c_int8, "int8_lean_off": c_stock},
+            "int8_lean_off_mol_per_s": n / t_stock, "lean_speedup_int8_cpu": c_stock / c_int8,
             "ratio_int8_cpu": c_raw / c_int8, "ratio_fp32_cpu": c_raw / c_fp32,
             "estimate_1M_min_2cores_int8_cpu_time": 1e6 * c_int8 / n / 60 / cores}
 
@@ -643,10 +660,18 @@ def markdown(results: dict[str, Any]) -> str:
             f"{f['chemprop']['test_rmse_mean']:.3f} ± {f['chemprop']['test_rmse_std']:.3f}", "", "within noise")
         if "sciptm_checkpoint_dropout" in f:
             g = f["sciptm_checkpoint_dropout"]
-            row("  before: the encoder's own attention dropout (0.1), s/epoch (train + valid)", f"{g['s_per_epoch']:.2f}",
+            row("  before: the encoder's own dropout (0.1 on attention probabilities and hidden states), s/epoch "
+                "(train + valid)", f"{g['s_per_epoch']:.2f}",
                 f"Chemprop {f['chemprop']['s_per_epoch']:.2f}",
                 f"{1 / f['epoch_ratio_checkpoint_dropout_over_chemprop']:.2f}x", "")
             row("  before: test RMSE", f"{g['test_rmse_mean']:.3f} ± {g['test_rmse_std']:.3f}", "", "", "")
+        if "sciptm_hidden_dropout" in f:
+            g = f["sciptm_hidden_dropout"]
+            row("  training steps alone, s/epoch", f"{f['sciptm']['train_s_per_epoch']:.2f}", "", "", "")
+            row("  hidden-state dropout 0.1 (attention 0; the default until encoder_dropout=0): s/epoch (train + valid)",
+                f"{g['s_per_epoch']:.2f}", f"Chemprop {f['chemprop']['s_per_epoch']:.2f}",
+                f"{1 / f['epoch_ratio_hidden_dropout_over_chemprop']:.2f}x", "")
+            row("  hidden-state dropout 0.1: test RMSE", f"{g['test_rmse_mean']:.3f} ± {g['test_rmse_std']:.3f}", "", "", "")
         if "sciptm_no_dropout" in f:
             g = f["sciptm_no_dropout"]
             row("  training steps alone, s/epoch", f"{f['sciptm']['train_s_per_epoch']:.2f}", "", "", "")
@@ -673,6 +698,10 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{1e3 * e['cpu_s']['raw'] / e['n']:.2f}", f"{e['ratio_int8_cpu']:.2f}x / {e['ratio_fp32_cpu']:.2f}x", "")
             row("  1M molecules on 2 cores from int8 CPU time, min", f"{e['estimate_1M_min_2cores_int8_cpu_time']:.0f}",
                 "", "", "<= 30")
+        if "int8_lean_off" in e.get("cpu_s", {}):
+            row("  int8 CPU ms/molecule: lean forward vs the transformers model (SCIPTM_LEAN_FORWARD=0)",
+                f"{1e3 * e['cpu_s']['int8'] / e['n']:.2f}", f"{1e3 * e['cpu_s']['int8_lean_off'] / e['n']:.2f}",
+                f"{e['lean_speedup_int8_cpu']:.2f}x", "")
     if "pretrain" in r:
         p = r["pretrain"]
         if "ceiling_gflops_here" in p:
