@@ -221,8 +221,11 @@ class LeanEncoder(nn.Module):
         """
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
-        was_training = self.training
-        self.eval()
+        # dropout off for this call; only the lean modules' own flags (not the shared transformers modules')
+        own = [self, *self.blocks]
+        flags = [m.training for m in own]
+        for m in own:
+            m.training = False
         try:
             n = len(sequences)
             out = torch.empty(n, self.hidden_size)
@@ -231,7 +234,8 @@ class LeanEncoder(nn.Module):
                 out[start:stop] = self._pack_forward(sequences[start:stop], lengths[start:stop], pooling,
                                                      max_tokens if fixed_shapes else None)
         finally:
-            self.train(was_training)
+            for m, flag in zip(own, flags):
+                m.training = flag
         return out
 
     def _pack_forward(self, seqs: Sequence[Sequence[int]], lengths: np.ndarray, pooling: str,
