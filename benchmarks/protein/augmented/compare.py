@@ -97,6 +97,13 @@ def main() -> str:
             text += f"| {t} | {c[0]:.4f}{sd} ({c[2]}) | {base[0]:.4f} ({base[1]}, {base[2]}) | {c[0] - base[0]:+.4f} | " \
                     f"{'yes' if win else 'no'} |\n"
         text = text.replace("{wins}", str(wins))
+    abl = [(t, summary(found, t, ABLATION), summary(found, t, SITES[0])) for t in TASKS]
+    abl = [(t, a, r) for t, a, r in abl if a[2] and r[2]]
+    if abl:
+        text += f"\n**Does the encoder pay?** `{SITES[0]}` minus the encoder-free `{ABLATION}` (one-hot ridge + one-hot MLP, " \
+                f"same ensemble), mean Spearman: better on {sum(r[0] > a[0] for _, a, r in abl)} of {len(abl)}.\n\n" \
+                f"| task | `{SITES[0]}` (n) | `{ABLATION}` (n) | diff |\n|---|---|---|---|\n"
+        text += "".join(f"| {t} | {r[0]:.4f} ({r[2]}) | {a[0]:.4f} ({a[2]}) | {r[0] - a[0]:+.4f} |\n" for t, a, r in abl)
     hashes = {}
     for (t, m, s), r in found.items():
         hashes.setdefault((t, s), set()).add(r["split_hash"])
