@@ -18,6 +18,7 @@ fine-tuning. :meth:`LeanEncoder.quantized` makes a separate dynamic-int8 copy fo
 
 >>> import sciptm, torch
 >>> enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0)
+>>> _ = enc.model.eval()  # a fresh model is in training mode (dropout)
 >>> lean = LeanEncoder(enc.model).eval()
 >>> batch = enc.tokenize(["CCO", "c1ccccc1O"])
 >>> with torch.no_grad():
