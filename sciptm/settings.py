@@ -21,6 +21,10 @@ variable                        meaning
 ``SCIPTM_MAX_TOKENS``           tokens per embedding batch (default: chosen per device)
 ``SCIPTM_PROGRESS``             progress bars: ``auto`` (default), ``on`` or ``off``
 ``SCIPTM_CHROMIUM``             path of the Chromium used for report screenshots
+``SCIPTM_LEAN_FORWARD``         ``0``/``false``/``no``/``off``: ``embed`` on CPU runs the ``transformers``
+                                forward instead of the lean packed one (:mod:`sciptm.encoders.lean`)
+``SCIPTM_MALLOC_TUNE``          ``0``/``false``/``no``/``off``: the lean ``embed`` leaves glibc's malloc
+                                thresholds alone (by default it raises them once per process)
 =============================== ==========================================================================
 
 >>> import os
@@ -33,6 +37,7 @@ True
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
@@ -55,6 +60,8 @@ VARIABLES: dict[str, str] = {
     "SCIPTM_MAX_TOKENS": "tokens per embedding batch",
     "SCIPTM_PROGRESS": "progress bars: auto, on, off",
     "SCIPTM_CHROMIUM": "Chromium executable for screenshots",
+    "SCIPTM_LEAN_FORWARD": "lean packed forward for embed on CPU",
+    "SCIPTM_MALLOC_TUNE": "raise glibc malloc thresholds for the lean embed",
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -89,7 +96,7 @@ def number(name: str, default: float, *, integer: bool = False, minimum: float =
         out = int(value) if integer else float(value)
     except ValueError:
         raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}, not {value!r}") from None
-    if out != out or out < minimum:
+    if math.isnan(out) or out < minimum:
         raise ConfigError(f"{name} must be >= {minimum:g}, not {value!r}")
     return out
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -43,6 +42,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sciptm.settings import flag
 
 logger = logging.getLogger(__name__)
 
@@ -405,7 +406,7 @@ def inference_lean(encoder: Any, quantize: str | None) -> LeanEncoder | None:
     variable ``SCIPTM_LEAN_FORWARD`` is ``0``. The fp32 module shares the model's weights; the int8 copy
     (:meth:`LeanEncoder.quantized`, ``onednn`` engine where available) is remade when the weights change.
     """
-    if os.environ.get("SCIPTM_LEAN_FORWARD", "1") == "0" or encoder.device.type != "cpu":
+    if not flag("SCIPTM_LEAN_FORWARD", True) or encoder.device.type != "cpu":
         return None
     keep_freed_memory()
     model = encoder.model
@@ -441,7 +442,7 @@ def keep_freed_memory() -> bool:
     if _MALLOC_TUNED:
         return _MALLOC_TUNED[0]
     ok = False
-    if os.environ.get("SCIPTM_MALLOC_TUNE", "1") != "0":
+    if flag("SCIPTM_MALLOC_TUNE", True):
         try:
             import ctypes
             import ctypes.util
