@@ -49,8 +49,8 @@ def test_unequal_lengths_name_the_row(gb1):
 def test_site_fit_reads_training_rows_only(gb1):
     X, y = gb1["sequence"].tolist(), gb1["target"].to_numpy()
     tr, ev, te = slice(0, 100), slice(100, 130), slice(130, 160)
-    kw = dict(blocks=["onehot", "sites"], inner_folds=3, site_components=8, mlp_epochs=3, min_ensemble_rows=50,
-              min_eval_rows=20, site_weights=(0, 1))
+    kw = {"blocks": ["onehot", "sites"], "inner_folds": 3, "site_components": 8, "mlp_epochs": 3,
+          "min_ensemble_rows": 50, "min_eval_rows": 20, "site_weights": (0, 1)}
     a = SitesRegressor(ENCODER, **kw).fit(X[tr], y[tr], eval_set=(X[ev], y[ev]))
     raw = site_features(ENCODER, X[tr], a.sites_, a.site_mode_, a.reference_)
     assert a.info_["site_mode"] == "concat" and raw.shape == (100, 4 * 128)

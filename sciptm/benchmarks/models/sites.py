@@ -41,8 +41,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from sciptm.benchmarks.models.augmented import (EMBEDDING_WEIGHTS, RELATIVE_ALPHAS, ZEROSHOT_WEIGHTS,
-                                                AugmentedRegressor, _check_zeroshot, _encoder, has_lm_head)
+from sciptm.benchmarks.models.augmented import (
+    EMBEDDING_WEIGHTS,
+    RELATIVE_ALPHAS,
+    ZEROSHOT_WEIGHTS,
+    AugmentedRegressor,
+    _check_zeroshot,
+    _encoder,
+    has_lm_head,
+)
 from sciptm.domains.protein.splits import consensus
 from sciptm.errors import ConfigError
 
@@ -333,7 +340,7 @@ class SitesRegressor(AugmentedRegressor):
             where = "eval_set"
         else:
             perm = rng.permutation(len(texts))
-            n_ev = int(round(float(self.holdout_fraction) * len(texts)))
+            n_ev = round(float(self.holdout_fraction) * len(texts))
             ev, tr = np.sort(perm[:n_ev]), np.sort(perm[n_ev:])
             ev_texts, ev_y = [texts[i] for i in ev], y[ev]
             fit_texts, fit_y = [texts[i] for i in tr], y[tr]
