@@ -361,7 +361,8 @@ class Encoder:
             from torch.ao.quantization import quantize_dynamic
 
             with warnings.catch_warnings():  # torch.ao deprecation notices; the dynamic int8 path still works
-                warnings.simplefilter("ignore")
+                warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
+                warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel")
                 qmodel = quantize_dynamic(copy.deepcopy(self.model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
             self._int8_cache = (version, qmodel)
         return self._int8_cache[1]

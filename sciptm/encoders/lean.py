@@ -299,7 +299,8 @@ class LeanEncoder(nn.Module):
             if engine is not None:
                 torch.backends.quantized.engine = engine
             with warnings.catch_warnings():  # torch.ao deprecation notices; dynamic int8 still works
-                warnings.simplefilter("ignore")
+                warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
+                warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel")
                 # per-output-channel weight scales: closer to fp32 than one scale per matrix, at the same speed
                 return quantize_dynamic(twin, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
         finally:
