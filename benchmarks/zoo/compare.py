@@ -30,8 +30,6 @@ ZOO_MODELS = {
 
 #: extra result folders of a field whose rows get a suffix (same model name, other options)
 VARIANTS = {"materials": {"materials_ft8": " (8 epochs)"}}
-#: baseline rows run here for tasks the recorded grid lacks (mp_formation_energy): they join the recorded rows
-BASELINES = {"materials": "materials_baselines"}
 
 
 def zoo_rows(field: str) -> list[dict]:
@@ -64,9 +62,8 @@ def cell(s: dict | None) -> str:
 def main() -> dict:
     lines = ["# Published checkpoints in the recorded grids (issue 11)", "",
              ("Test-set score, mean ± sample std (n seeds/folds); recorded rows from the committed "
-              "`benchmarks/<field>/results/results.json` (baselines of tasks the recorded grid lacks, e.g. "
-              "mp_formation_energy: `benchmarks/zoo/results/materials_baselines`), zoo rows from "
-              "`benchmarks/zoo/results/<field>/runs` (same split hashes, checked). Probes: frozen mean-pooled embeddings + RidgeCV."), ""]
+              "`benchmarks/<field>/results/results.json`, zoo rows from `benchmarks/zoo/results/<field>/runs` "
+              "(same split hashes, checked). Probes: frozen mean-pooled embeddings + RidgeCV."), ""]
     lines += ["| zoo model | package (licence) | trained on |", "|---|---|---|"]
     lines += [f"| `{m}` | {p} | {t} |" for m, (p, t) in ZOO_MODELS.items()]
     verdicts: dict[str, list[str]] = {}
@@ -76,11 +73,6 @@ def main() -> dict:
         if not zrows:
             continue
         rec = json.loads(recorded_path.read_text())
-        extra = BASELINES.get(field)
-        if extra:  # only tasks the recorded grid does not have, so a recorded row is never replaced
-            have = {r["task"] for r in rec["rows"]}
-            rec["rows"] += [row for f in sorted((HERE / "results" / extra / "runs").glob("*/*/seed*.json"))
-                            if (row := json.loads(f.read_text()))["task"] not in have]
         recorded = summarize(rec["rows"])
         zoo = summarize(zrows)
         tasks = sorted({t for t, _ in zoo}, key=lambda t: [r["task"] for r in rec["rows"]].index(t)
