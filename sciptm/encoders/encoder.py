@@ -358,12 +358,9 @@ class Encoder:
         if cached is None or cached[0] != version:
             import copy
 
-            from torch.ao.quantization import quantize_dynamic
+            from sciptm.encoders.quantize import dynamic_int8
 
-            with warnings.catch_warnings():  # torch.ao deprecation notices; the dynamic int8 path still works
-                warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
-                warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel")
-                qmodel = quantize_dynamic(copy.deepcopy(self.model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
+            qmodel = dynamic_int8(copy.deepcopy(self.model).eval())
             self._int8_cache = (version, qmodel)
         return self._int8_cache[1]
 

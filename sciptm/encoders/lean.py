@@ -33,7 +33,6 @@ import copy
 import json
 import logging
 import re
-import warnings
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any
@@ -289,7 +288,7 @@ class LeanEncoder(nn.Module):
         ``engine`` is the PyTorch quantized engine the weights are packed for (default: the current one);
         the packed weights carry their engine, so the copy runs on it whatever the global setting is later.
         """
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+        from sciptm.encoders.quantize import dynamic_int8
 
         twin = copy.deepcopy(self).eval()
         for block in twin.blocks:
@@ -298,11 +297,8 @@ class LeanEncoder(nn.Module):
         try:
             if engine is not None:
                 torch.backends.quantized.engine = engine
-            with warnings.catch_warnings():  # torch.ao deprecation notices; dynamic int8 still works
-                warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
-                warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel")
-                # per-output-channel weight scales: closer to fp32 than one scale per matrix, at the same speed
-                return quantize_dynamic(twin, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+            # per-output-channel weight scales: closer to fp32 than one scale per matrix, at the same speed
+            return dynamic_int8(twin, per_channel=True)
         finally:
             torch.backends.quantized.engine = old
 

@@ -405,16 +405,19 @@ class AugmentedModel:
 
     option_keys = frozenset({"blocks", "block_weights", "zeroshot_weights", "embedding_weights", "alphas",
                              "inner_folds", "max_length", "batch_size", "max_tokens", "quantize"})
+    #: the name suffix and how errors call this kind of model (subclasses set their own)
+    suffix = AUGMENTED_SUFFIX
+    kind = "an augmented model"
 
     def __init__(self, name: str, options: dict[str, Any]):
-        if not name.endswith(AUGMENTED_SUFFIX) or not name.removesuffix(AUGMENTED_SUFFIX):
-            raise ConfigError(f"an augmented model is named '<encoder>{AUGMENTED_SUFFIX}', got {name!r}")
+        if not name.endswith(self.suffix) or not name.removesuffix(self.suffix):
+            raise ConfigError(f"{self.kind} is named '<encoder>{self.suffix}', got {name!r}")
         unknown = sorted(set(options) - self.option_keys)
         if unknown:
             raise ConfigError(f"model_options: {name}: unknown option(s) {', '.join(unknown)}; valid: "
                               f"{', '.join(sorted(self.option_keys))}")
         self.name = name
-        self.encoder = name.removesuffix(AUGMENTED_SUFFIX)
+        self.encoder = name.removesuffix(self.suffix)
         self.options = dict(options)
 
     def fit_predict(self, data: Any, seed: int) -> np.ndarray:

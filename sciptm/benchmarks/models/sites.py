@@ -45,6 +45,7 @@ from sciptm.benchmarks.models.augmented import (
     EMBEDDING_WEIGHTS,
     RELATIVE_ALPHAS,
     ZEROSHOT_WEIGHTS,
+    AugmentedModel,
     AugmentedRegressor,
     _check_zeroshot,
     _encoder,
@@ -500,7 +501,7 @@ def _mlp_predict(model: dict[str, Any], X: tuple[sp.csr_matrix, np.ndarray], bat
     return np.concatenate(out).astype(np.float64) * model["sd"] + model["mu"] if out else np.zeros(0)
 
 
-class SitesModel:
+class SitesModel(AugmentedModel):
     """``<encoder>:sites`` in a benchmark grid: :class:`SitesRegressor` fitted on the training rows, the valid rows
     as the MLP's held-out rows (early stopping and the ensemble weight, as FLIP's CNN uses them), predicting the test
     rows. ``onehot:sites`` is the encoder-free ablation. Regression tasks only."""
@@ -512,16 +513,8 @@ class SitesModel:
         "mlp_seeds", "ensemble_weights", "holdout_fraction", "min_ensemble_rows", "min_eval_rows",
         "site_batch_size", "site_context", "seed_offset"})
 
-    def __init__(self, name: str, options: dict[str, Any]):
-        if not name.endswith(SITES_SUFFIX) or not name.removesuffix(SITES_SUFFIX):
-            raise ConfigError(f"a sites model is named '<encoder>{SITES_SUFFIX}', got {name!r}")
-        unknown = sorted(set(options) - self.option_keys)
-        if unknown:
-            raise ConfigError(f"model_options: {name}: unknown option(s) {', '.join(unknown)}; valid: "
-                              f"{', '.join(sorted(self.option_keys))}")
-        self.name = name
-        self.encoder = name.removesuffix(SITES_SUFFIX)
-        self.options = dict(options)
+    suffix = SITES_SUFFIX
+    kind = "a sites model"
 
     def fit_predict(self, data: Any, seed: int) -> np.ndarray:
         if data.task.is_classifier or not data.single:
