@@ -34,12 +34,15 @@ MLP and ensemble (``ensemble="mlp"``)
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
+from torch import nn
 
 from sciptm.benchmarks.models.augmented import (
     EMBEDDING_WEIGHTS,
@@ -142,8 +145,6 @@ def site_features(spec: str, texts: list[str], sites: np.ndarray, mode: str, ref
 
 def _hidden_at(enc: Any, model: Any, texts: list[str], sites: np.ndarray) -> np.ndarray:
     """``B x S x d`` last hidden states at residue positions ``sites`` of equal-length ``texts``."""
-    import torch
-
     tok = enc.tokenizer
     batch = tok([enc.domain.to_text(t) for t in texts], padding=True, return_tensors="pt")
     ids = batch["input_ids"]
@@ -415,37 +416,17 @@ def _fit_scaler(est: SitesRegressor, texts: list[str]) -> None:
     est.mlp_scale_ = (D.mean(axis=0), np.where(sd > 1e-12, sd, 1.0))
 
 
-class _MLP:
+class _MLP(nn.Module):
     """Sparse one-hot (EmbeddingBag = a linear layer on the active columns) + dense inputs -> 2 hidden layers -> 1."""
 
     def __init__(self, n_sparse: int, n_dense: int, hidden: int, dropout: float):
-        from torch import nn
-
+        super().__init__()
         self.bag = nn.EmbeddingBag(max(n_sparse, 1), hidden, mode="sum")
         self.dense = nn.Linear(n_dense, hidden) if n_dense else None
         self.body = nn.Sequential(nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, 1))
-        self.modules = [m for m in (self.bag, self.dense, self.body) if m is not None]
 
-    def parameters(self):
-        return [p for m in self.modules for p in m.parameters()]
-
-    def train(self, mode: bool = True) -> None:
-        for m in self.modules:
-            m.train(mode)
-
-    def state(self) -> list[dict]:
-        import copy
-
-        return [copy.deepcopy(m.state_dict()) for m in self.modules]
-
-    def load(self, state: list[dict]) -> None:
-        for m, s in zip(self.modules, state):
-            m.load_state_dict(s)
-
-    def __call__(self, S: sp.csr_matrix, D: np.ndarray):
-        import torch
-
+    def forward(self, S: sp.csr_matrix, D: np.ndarray) -> torch.Tensor:
         idx = torch.from_numpy(S.indices.astype(np.int64))
         offsets = torch.from_numpy(S.indptr[:-1].astype(np.int64))
         h = self.bag(idx, offsets, per_sample_weights=torch.from_numpy(S.data.astype(np.float32)))
@@ -457,8 +438,6 @@ class _MLP:
 def _train_mlp(Xf: tuple[sp.csr_matrix, np.ndarray], y: np.ndarray, Xe: tuple[sp.csr_matrix, np.ndarray],
                ye: np.ndarray, seed: int, hidden: int, epochs: int, patience: int, lr: float, batch_size: int,
                dropout: float) -> tuple[dict[str, Any], int]:
-    import torch
-
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     S, D = Xf
@@ -466,7 +445,7 @@ def _train_mlp(Xf: tuple[sp.csr_matrix, np.ndarray], y: np.ndarray, Xe: tuple[sp
     yt = torch.from_numpy(((y - mu) / sd).astype(np.float32))
     net = _MLP(S.shape[1], D.shape[1], hidden, dropout)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    best, best_state, waited, ep = float("inf"), net.state(), 0, 0
+    best, best_state, waited, ep = float("inf"), copy.deepcopy(net.state_dict()), 0, 0
     for ep in range(1, epochs + 1):
         net.train(True)
         order = rng.permutation(len(y))
@@ -479,18 +458,16 @@ def _train_mlp(Xf: tuple[sp.csr_matrix, np.ndarray], y: np.ndarray, Xe: tuple[sp
         model = {"net": net, "mu": mu, "sd": sd}
         val = float(np.mean((_mlp_predict(model, Xe) - ye) ** 2))
         if val < best:
-            best, best_state, waited = val, net.state(), 0
+            best, best_state, waited = val, copy.deepcopy(net.state_dict()), 0
         else:
             waited += 1
             if waited >= patience:
                 break
-    net.load(best_state)
+    net.load_state_dict(best_state)
     return {"net": net, "mu": mu, "sd": sd}, ep
 
 
 def _mlp_predict(model: dict[str, Any], X: tuple[sp.csr_matrix, np.ndarray], batch: int = 4096) -> np.ndarray:
-    import torch
-
     net = model["net"]
     net.train(False)
     S, D = X
