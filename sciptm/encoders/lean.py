@@ -81,7 +81,8 @@ def unsupported_reason(model: nn.Module) -> str | None:
                     b.intermediate.dense, b.output.dense)
             if not all(type(m) is nn.Linear for m in mods):
                 return "a block's projections are not plain nn.Linear layers"
-            if not (isinstance(b.attention.output.LayerNorm, nn.LayerNorm) and isinstance(b.output.LayerNorm, nn.LayerNorm)):
+            norms = (b.attention.output.LayerNorm, b.output.LayerNorm)
+            if not all(isinstance(n, nn.LayerNorm) for n in norms):
                 return "a block's norms are not nn.LayerNorm"
     except AttributeError as exc:
         return f"unexpected block layout ({exc})"
@@ -215,10 +216,11 @@ class LeanEncoder(nn.Module):
 
         Sequences are packed, in the order given (sort them by length first: then most packs hold one or
         two lengths), into token matrices of at most ``max_tokens`` rows (a longer sequence gets a pack of
-        its own) and at most ``max_rows`` sequences; no padding token enters a linear layer, and attention runs per run of equal-length
-        sequences. ``fixed_shapes`` pads each pack's row count up to ``max_tokens`` (or, for a short last
-        pack, to the next power of two from 64), so quantized kernels that are built per input shape are built
-        only a few times; the padding rows never reach a real row (attention stays within each sequence).
+        its own) and at most ``max_rows`` sequences; no padding token enters a linear layer, and attention runs
+        per run of equal-length sequences. ``fixed_shapes`` pads each pack's row count up to ``max_tokens``
+        (or, for a short last pack, to the next power of two from 64), so quantized kernels that are built per
+        input shape are built only a few times; the padding rows never reach a real row (attention stays
+        within each sequence).
         """
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
@@ -463,5 +465,5 @@ def lean_or_none(model: nn.Module) -> LeanEncoder | None:
     return LeanEncoder(model)
 
 
-__all__ = ["INT8_ENGINE", "SUPPORTED_TYPES", "LeanBlock", "LeanEncoder", "inference_lean", "is_supported", "keep_freed_memory", "lean_or_none", "regex_token_ids",
-           "token_ids", "unsupported_reason"]
+__all__ = ["INT8_ENGINE", "SUPPORTED_TYPES", "LeanBlock", "LeanEncoder", "inference_lean", "is_supported",
+           "keep_freed_memory", "lean_or_none", "regex_token_ids", "token_ids", "unsupported_reason"]
