@@ -49,6 +49,10 @@ def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
         from sciptm.benchmarks.models.sites import SitesModel
 
         return SitesModel(name, options)
+    if str(name).endswith(":sites-rank"):  # the same, ensemble weight chosen by valid Spearman (models/sites.py)
+        from sciptm.benchmarks.models.sites import SitesRankModel
+
+        return SitesRankModel(name, options)
     spec = ModelSpec.parse(name)
     if spec.probe and spec.features:  # embedding ++ descriptors, head by inner validation (models/hybrid.py)
         from sciptm.benchmarks.models.hybrid import HybridProbe
@@ -114,6 +118,10 @@ def option_keys(name: str) -> frozenset[str] | None:
         from sciptm.benchmarks.models.sites import SitesModel
 
         return SitesModel.option_keys
+    if str(name).endswith(":sites-rank"):
+        from sciptm.benchmarks.models.sites import SitesRankModel
+
+        return SitesRankModel.option_keys
     try:
         parsed = ModelSpec.parse(name)
     except Exception:  # noqa: BLE001 - a bad name is reported when the model is built

@@ -26,7 +26,9 @@ MLP and ensemble (``ensemble="mlp"``)
     ReLU -> 1, Adam, early stopping on held-out rows), trained ``mlp_seeds`` times and averaged. The held-out rows are
     ``eval_set`` (the benchmark's valid rows, as FLIP's CNN uses them) or a seeded ``holdout_fraction`` of the
     training rows (the ridge used to weigh the ensemble is then refitted without them). The prediction is
-    ``w * ridge + (1 - w) * mlp``, ``w`` from ``ensemble_weights`` by the held-out mean squared error. With fewer than
+    ``w * ridge + (1 - w) * mlp``, ``w`` from ``ensemble_weights`` by the held-out rows' mean squared error
+    (``ensemble_select="mse"``, ``<encoder>:sites``) or Spearman correlation (``"spearman"``,
+    ``<encoder>:sites-rank``; the FLIP/DMS metric); ties keep the first weight of the grid. With fewer than
     ``min_ensemble_rows`` training rows or ``min_eval_rows`` held-out rows the model is the ridge alone (``w = 1``).
 
 >>> SitesRegressor(encoder="onehot").get_params()["site_components"]
@@ -60,6 +62,10 @@ from sciptm.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 SITES_SUFFIX = ":sites"
+#: the same recipe with the ensemble weight chosen by the held-out rows' Spearman correlation
+SITES_RANK_SUFFIX = ":sites-rank"
+#: how the ensemble weight can be chosen on the held-out rows
+ENSEMBLE_SELECT = ("mse", "spearman")
 #: the encoder-free ablation's encoder name
 NO_ENCODER = "onehot"
 SITE_BLOCKS = ("onehot", "zeroshot", "embedding", "sites")
@@ -206,6 +212,8 @@ class SitesRegressor(AugmentedRegressor):
     ensemble: ``"mlp"`` or ``None`` (the ridge alone).
     mlp_hidden, mlp_epochs, mlp_patience, mlp_lr, mlp_batch_size, mlp_dropout, mlp_seeds: the MLP.
     ensemble_weights: grid of the ridge's share ``w``.
+    ensemble_select: ``"mse"`` (lowest held-out mean squared error) or ``"spearman"`` (highest held-out Spearman
+        correlation; a NaN correlation never wins) chooses ``w``; ties keep the first weight of the grid.
     holdout_fraction: held-out share of the training rows when ``fit`` gets no ``eval_set``.
     min_ensemble_rows, min_eval_rows: below these the model is the ridge alone.
     site_batch_size: sequences per forward pass of the site embeddings.
@@ -225,7 +233,8 @@ class SitesRegressor(AugmentedRegressor):
                  mlp_batch_size: int = 256, mlp_dropout: float = 0.1, mlp_seeds: int = 1,
                  ensemble_weights: tuple[float, ...] = ENSEMBLE_WEIGHTS, holdout_fraction: float = 0.1,
                  min_ensemble_rows: int = 100, min_eval_rows: int = 30, site_batch_size: int = 64,
-                 site_candidates: Any = None, site_context: int | None = SITE_CONTEXT):
+                 site_candidates: Any = None, site_context: int | None = SITE_CONTEXT,
+                 ensemble_select: str = "mse"):
         super().__init__(encoder=encoder, blocks=blocks, block_weights=block_weights,
                          zeroshot_weights=zeroshot_weights, embedding_weights=embedding_weights, alphas=alphas,
                          inner_folds=inner_folds, max_length=max_length, batch_size=batch_size, max_tokens=max_tokens,
@@ -249,6 +258,7 @@ class SitesRegressor(AugmentedRegressor):
         self.site_batch_size = site_batch_size
         self.site_candidates = site_candidates
         self.site_context = site_context
+        self.ensemble_select = ensemble_select
 
     # ---- blocks ---------------------------------------------------------------------------------------------
     def _resolve_blocks(self) -> tuple[str, ...]:
@@ -302,6 +312,9 @@ class SitesRegressor(AugmentedRegressor):
             raise ConfigError(f"sites model: sites must be 'auto', True or False, not {self.sites!r}")
         if self.ensemble not in ("mlp", None):
             raise ConfigError(f"sites model: ensemble must be 'mlp' or None, not {self.ensemble!r}")
+        if self.ensemble_select not in ENSEMBLE_SELECT:
+            raise ConfigError(f"sites model: ensemble_select must be one of {', '.join(ENSEMBLE_SELECT)}, not "
+                              f"{self.ensemble_select!r}")
         lengths = {len(t) for t in texts}
         want = self.sites if self.encoder != NO_ENCODER else False
         if want is True:
@@ -371,10 +384,10 @@ class SitesRegressor(AugmentedRegressor):
             preds.append(_mlp_predict(mlp, Xe))
         mlp_ev = np.mean(preds, axis=0)
         grid = [float(w) for w in self.ensemble_weights]
-        mse = [float(np.mean((w * ridge_ev + (1 - w) * mlp_ev - ev_y) ** 2)) for w in grid]
-        self.ridge_share_ = grid[int(np.argmin(mse))]
+        self.ridge_share_, mse, rho = choose_ensemble_weight(ridge_ev, mlp_ev, ev_y, grid, self.ensemble_select)
         return {"ensemble": "mlp", "ensemble_weight_ridge": self.ridge_share_, "ensemble_heldout": where,
-                "ensemble_heldout_rows": len(ev_texts), "ensemble_mse": dict(zip(map(str, grid), mse)),
+                "ensemble_heldout_rows": len(ev_texts), "ensemble_select": self.ensemble_select,
+                "ensemble_mse": dict(zip(map(str, grid), mse)), "ensemble_spearman": dict(zip(map(str, grid), rho)),
                 "mlp_epochs_run": epochs, "mlp_seeds": int(self.mlp_seeds), "mlp_hidden": int(self.mlp_hidden)}
 
     def _mlp_inputs(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -401,6 +414,33 @@ class SitesRegressor(AugmentedRegressor):
         Xi = self._mlp_inputs([str(t) for t in X])
         mlp = np.mean([_mlp_predict(m, Xi) for m in self.mlps_], axis=0)
         return self.ridge_share_ * ridge + (1.0 - self.ridge_share_) * mlp
+
+
+def choose_ensemble_weight(ridge: np.ndarray, mlp: np.ndarray, y: np.ndarray, grid: list[float],
+                           select: str = "mse") -> tuple[float, list[float], list[float]]:
+    """The ridge's share ``w`` of ``w * ridge + (1 - w) * mlp`` on held-out rows, and every weight's MSE and Spearman.
+
+    ``select="mse"``: the lowest mean squared error; ``"spearman"``: the highest Spearman correlation with ``y``
+    (NaN, e.g. constant predictions, never wins; all NaN: the first weight). Ties keep the first weight of ``grid``.
+
+    >>> y = np.array([0.0, 1.0, 2.0, 3.0])
+    >>> choose_ensemble_weight(np.array([0.0, 2.0, 1.0, 3.0]), y * 10, y, [0.0, 1.0], "spearman")[0]
+    0.0
+    >>> choose_ensemble_weight(np.array([0.0, 2.0, 1.0, 3.0]), y * 10, y, [0.0, 1.0], "mse")[0]
+    1.0
+    """
+    from sciptm import metrics as metric_lib
+
+    if select not in ENSEMBLE_SELECT:
+        raise ConfigError(f"ensemble weight: select must be one of {', '.join(ENSEMBLE_SELECT)}, not {select!r}")
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    blends = [w * np.asarray(ridge, dtype=np.float64) + (1 - w) * np.asarray(mlp, dtype=np.float64) for w in grid]
+    mse = [float(np.mean((b - y) ** 2)) for b in blends]
+    rho = [float(metric_lib.compute("spearman", y, b)) for b in blends]
+    if select == "mse":
+        return grid[int(np.argmin(mse))], mse, rho
+    scored = [r if np.isfinite(r) else -np.inf for r in rho]
+    return grid[int(np.argmax(scored))], mse, rho
 
 
 def _fit_scaler(est: SitesRegressor, texts: list[str]) -> None:
@@ -488,16 +528,18 @@ class SitesModel(AugmentedModel):
         "batch_size", "max_tokens", "quantize", "sites", "site_components", "max_site_dims", "site_weights",
         "ensemble", "mlp_hidden", "mlp_epochs", "mlp_patience", "mlp_lr", "mlp_batch_size", "mlp_dropout",
         "mlp_seeds", "ensemble_weights", "holdout_fraction", "min_ensemble_rows", "min_eval_rows",
-        "site_batch_size", "site_context", "seed_offset"})
+        "site_batch_size", "site_context", "seed_offset", "ensemble_select"})
 
     suffix = SITES_SUFFIX
     kind = "a sites model"
+    #: the ensemble weight's selection rule unless ``model_options`` name one
+    ensemble_select = "mse"
 
     def fit_predict(self, data: Any, seed: int) -> np.ndarray:
         if data.task.is_classifier or not data.single:
             raise ConfigError(f"{self.name}: the sites model is a single-target regression model; "
                               f"{data.name} is {data.task_type}")
-        opts = dict(self.options)
+        opts = {"ensemble_select": self.ensemble_select, **self.options}
         offset = int(opts.pop("seed_offset", 0))
         est = SitesRegressor(encoder=self.encoder, random_state=seed + offset, **opts)
         if self.encoder != NO_ENCODER and "embedding" in est._resolve_blocks():
@@ -525,4 +567,14 @@ class SitesModel(AugmentedModel):
         return pred
 
 
-__all__ = ["NO_ENCODER", "SITES_SUFFIX", "SitesModel", "SitesRegressor", "site_features", "varying_sites"]
+class SitesRankModel(SitesModel):
+    """``<encoder>:sites-rank``: :class:`SitesModel` with the ensemble weight chosen by the valid rows' Spearman
+    correlation (``ensemble_select: spearman``) instead of their MSE; ``onehot:sites-rank`` is its ablation."""
+
+    suffix = SITES_RANK_SUFFIX
+    kind = "a sites-rank model"
+    ensemble_select = "spearman"
+
+
+__all__ = ["ENSEMBLE_SELECT", "NO_ENCODER", "SITES_RANK_SUFFIX", "SITES_SUFFIX", "SitesModel", "SitesRankModel",
+           "SitesRegressor", "choose_ensemble_weight", "site_features", "varying_sites"]
