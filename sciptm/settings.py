@@ -25,6 +25,8 @@ variable                        meaning
                                 forward instead of the lean packed one (:mod:`sciptm.encoders.lean`)
 ``SCIPTM_MALLOC_TUNE``          ``0``/``false``/``no``/``off``: the lean ``embed`` leaves glibc's malloc
                                 thresholds alone (by default it raises them once per process)
+``SCIPTM_FAST_DROPOUT``         ``0``/``false``/``no``/``off``: fine-tuning uses PyTorch's dropout, not
+                                :mod:`sciptm.training.fast_dropout` (fewer random draws on CPU)
 =============================== ==========================================================================
 
 >>> import os
@@ -62,6 +64,7 @@ VARIABLES: dict[str, str] = {
     "SCIPTM_CHROMIUM": "Chromium executable for screenshots",
     "SCIPTM_LEAN_FORWARD": "lean packed forward for embed on CPU",
     "SCIPTM_MALLOC_TUNE": "raise glibc malloc thresholds for the lean embed",
+    "SCIPTM_FAST_DROPOUT": "fast CPU dropout while fine-tuning",
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")

@@ -27,7 +27,9 @@ from transformers import get_linear_schedule_with_warmup
 from sciptm.encoders.batching import POOL_BATCHES, bucketed_batches, default_max_tokens, token_budget_batches
 from sciptm.encoders.device import resolve_precision
 from sciptm.progress import epoch_status, progress_bar, set_status
+from sciptm.settings import flag
 from sciptm.training.data import Collator, TrainData
+from sciptm.training.fast_dropout import use_fast_dropout
 
 FREEZE_MODES = ("none", "encoder", "gradual")
 
@@ -215,6 +217,9 @@ class Trainer:
         bad_epochs = 0
         self.history, self.best_epoch, self.best_score = [], None, None
         restore = set_encoder_dropout(acc.unwrap_model(module).encoder, cfg.encoder_dropout, cfg.attention_dropout)
+        # hidden-state dropout with 1 random draw per 4 elements (PyTorch's CPU dropout: 1 per element, ~1/6 of a
+        # tiny encoder's epoch); SCIPTM_FAST_DROPOUT=0 keeps PyTorch's
+        restore_fast = use_fast_dropout(module) if flag("SCIPTM_FAST_DROPOUT", True) else (lambda: None)
         try:
             for epoch in progress_bar(range(cfg.epochs), "fine-tuning", cfg.progress, total=cfg.epochs):
                 t0 = time.perf_counter()
@@ -253,6 +258,7 @@ class Trainer:
                 if valid is not None and bad_epochs >= cfg.patience:
                     break
         finally:
+            restore_fast()
             restore()  # the settings are for training; the returned model keeps the encoder's own dropout
         model = acc.unwrap_model(module)
         if best_state is not None:
