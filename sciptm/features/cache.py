@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from sciptm._util.atomic import write_with_atomic
+from sciptm.progress import Progress
 from sciptm.settings import cache_root
 
 logger = logging.getLogger(__name__)
@@ -100,27 +101,31 @@ def cached_rows(namespace: str, config: dict[str, Any], texts: Sequence[str],
     base = config_key(namespace, config)
     parts: list[np.ndarray] = []
     hits = 0
-    for start in range(0, len(texts), chunk):
-        part = texts[start:start + chunk]
-        key = hashlib.sha256(f"{base}:{texts_sha256(part)}".encode()).hexdigest()
-        path = folder / f"{key}.npy"
-        rows = None
-        if path.is_file():
-            try:
-                rows = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:  # a damaged file: recompute it
-                logger.warning("ignoring unreadable cache file %s (%s)", path, exc)
-            if rows is not None and rows.shape[0] != len(part):
-                logger.warning("ignoring cache file %s: %d rows for %d inputs", path, rows.shape[0], len(part))
-                rows = None
-        if rows is None:
-            rows = np.asarray(compute(part))
-            if rows.shape[0] != len(part):
-                raise ValueError(f"{namespace}: compute returned {rows.shape[0]} rows for {len(part)} inputs")
-            _save(path, rows)
-        else:
-            hits += 1
-        parts.append(rows)
+    starts = range(0, len(texts), chunk)
+    # a bar (or, with SCIPTM_PROGRESS=always, a log line per tenth) when the rows span several cache files
+    with Progress(len(texts), f"{namespace} rows", show=len(starts) > 1) as bar:
+        for start in starts:
+            part = texts[start:start + chunk]
+            key = hashlib.sha256(f"{base}:{texts_sha256(part)}".encode()).hexdigest()
+            path = folder / f"{key}.npy"
+            rows = None
+            if path.is_file():
+                try:
+                    rows = np.load(path, allow_pickle=False)
+                except (OSError, ValueError) as exc:  # a damaged file: recompute it
+                    logger.warning("ignoring unreadable cache file %s (%s)", path, exc)
+                if rows is not None and rows.shape[0] != len(part):
+                    logger.warning("ignoring cache file %s: %d rows for %d inputs", path, rows.shape[0], len(part))
+                    rows = None
+            if rows is None:
+                rows = np.asarray(compute(part))
+                if rows.shape[0] != len(part):
+                    raise ValueError(f"{namespace}: compute returned {rows.shape[0]} rows for {len(part)} inputs")
+                _save(path, rows)
+            else:
+                hits += 1
+            parts.append(rows)
+            bar.advance(len(part))
     n_chunks = len(parts)
     if hits:
         logger.info("%s: %d of %d chunks read from %s", namespace, hits, n_chunks, folder)

@@ -56,6 +56,25 @@ def test_cached_rows_resume_after_interruption_and_key_on_config(tmp_path, bbbp)
     assert texts_sha256(["ab", "c"]) != texts_sha256(["a", "bc"])
 
 
+def test_cached_rows_report_progress_over_chunks_when_forced(tmp_path, bbbp, caplog):
+    from sciptm.progress import set_progress
+
+    def lengths(texts):
+        return np.array([[len(t)] for t in texts], dtype=np.float32)
+
+    set_progress("always")
+    try:
+        with caplog.at_level("INFO", logger="sciptm.progress"):
+            cached_rows("lengths", {"v": 1}, bbbp, lengths, chunk=25, cache_dir=tmp_path)
+            progress = [r.getMessage() for r in caplog.records if r.name == "sciptm.progress"]
+            assert progress and progress[-1] == "lengths rows: 90/90"  # rows, not chunks, are counted
+            caplog.clear()
+            cached_rows("lengths", {"v": 1}, bbbp[:20], lengths, chunk=25, cache_dir=tmp_path)  # one file: no bar
+            assert not [r for r in caplog.records if r.name == "sciptm.progress"]
+    finally:
+        set_progress(None)
+
+
 def test_ecfp_and_rdkit2d_features_are_read_back_by_a_second_model(monkeypatch, bbbp):
     import sciptm.benchmarks.models.chem as chem
     from sciptm.benchmarks.models import build_model
