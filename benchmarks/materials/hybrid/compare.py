@@ -3,7 +3,8 @@
 Reads ``benchmarks/materials/results/results.json`` (the recorded grid: rf-composition, tiny+magpie, the shipped
 encoder...) and every run file under ``benchmarks/materials/hybrid/runs``, checks that every (task, fold) used the
 recorded split hash, and prints a markdown table of test scores (mean ± sample std, n folds) with the RF-SCM/Magpie
-leaderboard rows (``/work/shared/REFERENCES.md``) and a verdict for phonons and expt_gap.
+leaderboard rows (``/work/shared/REFERENCES.md``) and, per task, the hybrid vs ``rf-composition`` with the
+paired per-fold difference (the leaderboard rows for phonons and expt_gap).
 
 ``hybrid (inner-selected)`` is, per (task, fold), the hybrid encoder whose chosen head scored best on the fold's
 *inner* rows (out-of-fold/out-of-bag predictions of its training rows, ``model_info.inner_score``).
@@ -90,17 +91,24 @@ print("`(n)` = folds. Hybrid columns: frozen encoder embedding ++ 106 Magpie fea
 print()
 print(f"Hybrid (inner-selected) encoder picks per (task, fold): {dict(picked)}; chosen heads: {dict(recipes)}.")
 print()
-for task in ("matbench_phonons", "matbench_expt_gap"):
+for task in TASKS:
     h = mean(task, "hybrid (inner-selected)")
     rf = mean(task, "rf-composition")
-    lb = LEADERBOARD[task]
+    lb = LEADERBOARD.get(task)
     if h is None:
-        print(f"- {task}: not run.")
+        print(f"- {task}: hybrid not run.")
         continue
+    up = metric_of[task] in UP
+    name = {"mae": "MAE", "roc_auc": "ROC-AUC"}.get(metric_of[task], metric_of[task])
     hv, rv = values[(task, "hybrid (inner-selected)")], values[(task, "rf-composition")]
     diffs = [hv[f] - rv[f] for f in sorted(hv) if f in rv]
-    paired = (f"; per fold: lower MAE on {sum(d < 0 for d in diffs)} of {len(diffs)}, paired difference "
+    better = sum((d > 0) if up else (d < 0) for d in diffs)
+    paired = (f"; per fold: {'higher' if up else 'lower'} {name} on {better} of {len(diffs)}, paired difference "
               f"{statistics.mean(diffs):+.4g} ± {statistics.stdev(diffs):.3g}" if len(diffs) > 1 else "")
-    print(f"- {task}: hybrid {h:.4g} vs rf-composition {rf:.4g} ({'beats' if h < rf else 'misses'} by "
-          f"{abs(h - rf) / rf:.1%}{paired}), vs RF-SCM/Magpie {lb} ({'beats' if h < lb else 'misses'} by "
-          f"{abs(h - lb) / lb:.1%}).")
+    wins = (h > rf) if up else (h < rf)
+    heads = Counter(r["model_info"]["recipe"] for (t, _), cands in by_cell.items() if t == task for r in cands)
+    line = (f"- {task}: hybrid {h:.4g} vs rf-composition {rf:.4g} ({'beats' if wins else 'misses'} by "
+            f"{abs(h - rf) / rf:.2%}{paired}; heads chosen: {dict(sorted(heads.items()))})")
+    if lb is not None:
+        line += f", vs RF-SCM/Magpie {lb} ({'beats' if h < lb else 'misses'} by {abs(h - lb) / lb:.2%})"
+    print(line + ".")
