@@ -11,8 +11,10 @@ Sections (``--only`` picks some):
 - ``finetune``: seconds per epoch of ``tiny`` fine-tuned on ESOL vs Chemprop 2 (in process, same train rows,
   same epochs, batch 64, one thread each), test RMSE over ``--seeds``. An epoch is training + validation on
   both sides (Lightning runs validation inside ``on_train_epoch_start..end``; sciptm's is timed between
-  epoch callbacks); sciptm's training steps alone are recorded too. Also, over the same seeds: sciptm with
-  the encoder's own dropout (0.1 on attention probabilities and hidden states: the default before #16) and with
+  epoch callbacks); sciptm's training steps alone are recorded too, and each side's CPU seconds per epoch (all
+  threads of the process). Also, over the same seeds: sciptm with PyTorch's CPU dropout
+  (``SCIPTM_FAST_DROPOUT=0``, the default before :mod:`sciptm.training.fast_dropout`), with the encoder's own
+  dropout (0.1 on attention probabilities and hidden states: the default before #16) and with
   hidden-state dropout 0.1 only (the default between ``attention_dropout=0`` and ``encoder_dropout=0``); and
   with bucketing off (first seed).
 - ``embed``: ``Encoder.embed`` (fp32, int8) vs a raw ``transformers`` loop (AutoModel, batches of 64 in
@@ -150,7 +152,10 @@ def finetune(args) -> dict[str, Any]:
         # the third variant is the encoder's dropout off instead ("no dropout")
         third = (("sciptm_hidden_dropout", {"encoder_dropout": None}) if default_drop is not None
                  else ("sciptm_no_dropout", {"attention_dropout": 0.0, "encoder_dropout": 0.0}))
-        variants = (("sciptm", {}), ("sciptm_checkpoint_dropout", {"attention_dropout": None, "encoder_dropout": None}),
+        # "torch dropout": the default with PyTorch's CPU dropout (SCIPTM_FAST_DROPOUT=0), the default before
+        # sciptm.training.fast_dropout
+        variants = (("sciptm", {}), ("sciptm_torch_dropout", {}),
+                    ("sciptm_checkpoint_dropout", {"attention_dropout": None, "encoder_dropout": None}),
                     third, ("sciptm_no_buckets", {"bucket_pool": 1}))
         for label, extra in variants:
             if label == "sciptm_no_buckets" and seed != args.seeds[0]:
@@ -160,14 +165,25 @@ def finetune(args) -> dict[str, Any]:
             model = sciptm.PropertyPredictor(enc, task="regression", trainer=extra or None, epochs=epochs,
                                              batch_size=args.batch_size, seed=seed, patience=10**6)
             stamps: list[float] = []
-            t_fit = time.perf_counter()
-            with epoch_callback(lambda row: stamps.append(time.perf_counter())):
-                model.fit([smiles[i] for i in tr], y[tr], valid=([smiles[i] for i in va], y[va]))
+            cpu_stamps: list[float] = []
+            fast_before = os.environ.pop("SCIPTM_FAST_DROPOUT", None)
+            if label == "sciptm_torch_dropout":
+                os.environ["SCIPTM_FAST_DROPOUT"] = "0"
+            t_fit, c_fit = time.perf_counter(), time.process_time()
+            try:
+                with epoch_callback(lambda row: (stamps.append(time.perf_counter()),
+                                                 cpu_stamps.append(time.process_time()))):
+                    model.fit([smiles[i] for i in tr], y[tr], valid=([smiles[i] for i in va], y[va]))
+            finally:
+                os.environ.pop("SCIPTM_FAST_DROPOUT", None)
+                if fast_before is not None:
+                    os.environ["SCIPTM_FAST_DROPOUT"] = fast_before
             full = np.diff([t_fit, *stamps])[1:]  # epoch 0 also holds the set-up (tokenizing, model copy)
             hist = model.history_
             pred = model.predict([smiles[i] for i in te])
             result[label] = {"s_per_epoch": float(np.median(full)),
                              "train_s_per_epoch": float(np.median(hist["seconds"])),
+                             "cpu_s_per_epoch": float(np.median(np.diff([c_fit, *cpu_stamps])[1:])),
                              "test_rmse": float(np.sqrt(np.mean((pred - y[te]) ** 2)))}
         result["chemprop"] = _chemprop_epochs(smiles, y, tr, va, te, seed, args.epochs, args.batch_size)
         per_seed.append(result)
@@ -175,14 +191,19 @@ def finetune(args) -> dict[str, Any]:
     rows["per_seed"] = per_seed
     rows["batch_size"] = {"sciptm": args.batch_size, "chemprop": args.batch_size}
     third = "sciptm_hidden_dropout" if "sciptm_hidden_dropout" in per_seed[0] else "sciptm_no_dropout"
-    for key in ("sciptm", "sciptm_checkpoint_dropout", third, "chemprop"):
+    torch_drop = ("sciptm_torch_dropout",) if "sciptm_torch_dropout" in per_seed[0] else ()
+    for key in ("sciptm", *torch_drop, "sciptm_checkpoint_dropout", third, "chemprop"):
         rows[key] = {"s_per_epoch": float(np.median([r[key]["s_per_epoch"] for r in per_seed])),
+                     "cpu_s_per_epoch": float(np.median([r[key].get("cpu_s_per_epoch", np.nan) for r in per_seed])),
                      "test_rmse_mean": float(np.mean([r[key]["test_rmse"] for r in per_seed])),
                      "test_rmse_std": float(np.std([r[key]["test_rmse"] for r in per_seed]))}
     rows["sciptm_no_buckets"] = per_seed[0]["sciptm_no_buckets"]
-    for key in ("sciptm", "sciptm_checkpoint_dropout", third):
+    for key in ("sciptm", *torch_drop, "sciptm_checkpoint_dropout", third):
         rows[key]["train_s_per_epoch"] = float(np.median([r[key]["train_s_per_epoch"] for r in per_seed]))
     rows["epoch_ratio_sciptm_over_chemprop"] = rows["sciptm"]["s_per_epoch"] / rows["chemprop"]["s_per_epoch"]
+    if torch_drop:
+        rows["epoch_ratio_torch_dropout_over_chemprop"] = (rows["sciptm_torch_dropout"]["s_per_epoch"]
+                                                           / rows["chemprop"]["s_per_epoch"])
     rows["epoch_ratio_checkpoint_dropout_over_chemprop"] = (rows["sciptm_checkpoint_dropout"]["s_per_epoch"]
                                                             / rows["chemprop"]["s_per_epoch"])
     rows[f"epoch_ratio_{third.removeprefix('sciptm_')}_over_chemprop"] = (rows[third]["s_per_epoch"]
@@ -207,11 +228,14 @@ def _chemprop_epochs(smiles, y, tr, va, te, seed, epochs, batch_size) -> dict[st
         def __init__(self):
             self.times: list[float] = []
 
+            self.cpu: list[float] = []
+
         def on_train_epoch_start(self, *a):
-            self.t = time.perf_counter()
+            self.t, self.c = time.perf_counter(), time.process_time()
 
         def on_train_epoch_end(self, *a):
             self.times.append(time.perf_counter() - self.t)
+            self.cpu.append(time.process_time() - self.c)
 
     pl.seed_everything(seed, verbose=False)
     model = models.MPNN(nn.BondMessagePassing(), nn.MeanAggregation(),
@@ -226,7 +250,8 @@ def _chemprop_epochs(smiles, y, tr, va, te, seed, epochs, batch_size) -> dict[st
                     data.build_dataloader(d_va, batch_size=batch_size, num_workers=0, shuffle=False))
         preds = torch.cat(trainer.predict(model, data.build_dataloader(d_te, num_workers=0, shuffle=False)))
     pred = preds.numpy().reshape(-1)
-    return {"s_per_epoch": float(np.median(timer.times)), "test_rmse": float(np.sqrt(np.mean((pred - y[te]) ** 2)))}
+    return {"s_per_epoch": float(np.median(timer.times)), "cpu_s_per_epoch": float(np.median(timer.cpu)),
+            "test_rmse": float(np.sqrt(np.mean((pred - y[te]) ** 2)))}
 
 
 def embed(args) -> dict[str, Any]:
@@ -656,8 +681,22 @@ def markdown(results: dict[str, Any]) -> str:
             + f", batch {bs[0]} / Chemprop {bs[1]}",
             f"{f['sciptm']['s_per_epoch']:.2f}", f"Chemprop {f['chemprop']['s_per_epoch']:.2f}",
             f"{1 / f['epoch_ratio_sciptm_over_chemprop']:.2f}x", ">= 1x")
+        if "cpu_s_per_epoch" in f["chemprop"]:
+            row("  CPU s/epoch of the process (all threads; less sensitive to other jobs on the machine)",
+                f"{f['sciptm']['cpu_s_per_epoch']:.2f}", f"Chemprop {f['chemprop']['cpu_s_per_epoch']:.2f}",
+                f"{f['chemprop']['cpu_s_per_epoch'] / f['sciptm']['cpu_s_per_epoch']:.2f}x", "")
         row("  test RMSE (mean ± sd over seeds)", f"{f['sciptm']['test_rmse_mean']:.3f} ± {f['sciptm']['test_rmse_std']:.3f}",
             f"{f['chemprop']['test_rmse_mean']:.3f} ± {f['chemprop']['test_rmse_std']:.3f}", "", "within noise")
+        if "sciptm_torch_dropout" in f:
+            g = f["sciptm_torch_dropout"]
+            row("  before: PyTorch's CPU dropout (SCIPTM_FAST_DROPOUT=0; same hidden-state dropout 0.1), s/epoch "
+                "(train + valid)", f"{g['s_per_epoch']:.2f}", f"Chemprop {f['chemprop']['s_per_epoch']:.2f}",
+                f"{1 / f['epoch_ratio_torch_dropout_over_chemprop']:.2f}x", "")
+            row("  before (PyTorch's dropout): CPU s/epoch", f"{g['cpu_s_per_epoch']:.2f}",
+                f"Chemprop {f['chemprop']['cpu_s_per_epoch']:.2f}",
+                f"{f['chemprop']['cpu_s_per_epoch'] / g['cpu_s_per_epoch']:.2f}x", "")
+            row("  before (PyTorch's dropout): test RMSE", f"{g['test_rmse_mean']:.3f} ± {g['test_rmse_std']:.3f}",
+                "", "", "")
         if "sciptm_checkpoint_dropout" in f:
             g = f["sciptm_checkpoint_dropout"]
             row("  before: the encoder's own dropout (0.1 on attention probabilities and hidden states), s/epoch "
