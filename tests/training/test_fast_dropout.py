@@ -66,7 +66,7 @@ def test_no_correlation_between_neighbours_or_calls(p):
     counts = torch.bincount(groups.long(), minlength=16).double()
     n_groups = N // 4
     for pattern in range(16):
-        k = bin(pattern).count("1")
+        k = pattern.bit_count()
         prob = p**k * (1 - p) ** (4 - k)
         assert abs(float(counts[pattern]) - n_groups * prob) < 5 * math.sqrt(n_groups * prob * (1 - prob)), pattern
 
