@@ -22,7 +22,6 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable
 
 import torch
@@ -187,7 +186,6 @@ def attention_case(c: int, t: int, impl: dict[str, Callable]) -> None:
 
 
 def main() -> None:
-    warnings.filterwarnings("ignore", message="torch.quantize_per_tensor")
     torch.set_num_threads(1)
     parts = sys.argv[1:] or ["gemm", "ffn", "attention"]
     print(f"1 thread, CPU time; load average {os.getloadavg()[0]:.2f}; torch {torch.__version__}, "
