@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RUNS = ["chem", "chem_finetune", "protein", "materials"]
+RUNS = ["chem", "chem_finetune", "protein", "protein_gb1", "materials"]
 #: results folder -> (new multi-objective encoder, masked-LM-only encoder, untrained twin), all ``:probe``
 THREE_WAY = {
     "chem_mtr": ("sciptm/smiles-mtr:probe", "sciptm/smiles-small:probe", "sciptm/smiles-small@random:probe"),
