@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 RUNS = ["chem", "chem_finetune", "protein", "protein_gb1", "materials"]
 #: results folder -> (new multi-objective encoder, masked-LM-only encoder, untrained twin), all ``:probe``
@@ -31,15 +33,25 @@ def three_way() -> list[dict]:
             continue
         res = json.loads(path.read_text())
         summary = {(s["task"], s["model"]): s for s in res["summary"]}
+        values: dict[tuple[str, str], dict[int, float]] = {}
+        for row in res["rows"]:
+            values.setdefault((row["task"], row["model"]), {})[int(row["seed"])] = float(row["value"])
         for task in dict.fromkeys(s["task"] for s in res["summary"]):
             cells = [summary.get((task, m)) for m in (new, mlm, rand)]
             if cells[0] is None:
                 continue
             ref = cells[0]
-            done = [c for c in cells if c is not None]
-            best = (max if ref["greater_is_better"] else min)(done, key=lambda c: c["mean"])
+            # verdicts compare means over the seeds every finished cell has (a 1-seed cell vs a 3-seed mean is no test)
+            present = [m for m, c in zip((new, mlm, rand), cells) if c is not None]
+            shared = sorted(set.intersection(*(set(values.get((task, m), {})) for m in present)))
+            means = [float(np.mean([values[(task, m)][k] for k in shared])) if c is not None and shared else None
+                     for m, c in zip((new, mlm, rand), cells)]
+            done = [i for i, v in enumerate(means) if v is not None]
+            best = (max if ref["greater_is_better"] else min)(done, key=lambda i: means[i])
+            partial = any(c is not None and c.get("n_seeds", 1) != len(shared) for c in cells)
             out.append({"task": task, "metric": ref["metric"], "up": ref["greater_is_better"], "cells": cells,
-                        "best": ["new", "mlm", "untrained"][cells.index(best)], "new": new, "mlm": mlm,
+                        "means": means, "shared": shared if partial else None,
+                        "best": ["new", "mlm", "untrained"][best], "new": new, "mlm": mlm,
                         "protocol": res["splits"].get(task, {}).get("protocol", ""), "results": f"results/{run}"})
     return out
 
@@ -92,9 +104,11 @@ def main() -> None:
                   "tokens on one CPU thread (config `../smiles_mtr_cpu.yaml`, card `smiles_mtr_run/README.md`; not "
                   "shipped). Frozen probes (mean-pooled embeddings + RidgeCV / RidgeClassifierCV), scaffold_balanced "
                   "80/10/10, seeds 0 1 2; mean ± std over seeds. Command: `/work/notes/heavy sciptm bench chem "
-                  "--config benchmarks/pretrain/pays/chem_mtr.yaml --no-report` (stopped during HIV: HIV has seed 0 "
-                  "of `new` and MLM-only only, its `@random` rows were not run, 3 x ~6 min of embedding on one "
-                  "thread), then `sciptm bench chem --config benchmarks/pretrain/pays/chem_mtr.yaml --collect-only "
+                  "--config benchmarks/pretrain/pays/chem_mtr.yaml --no-report` (stopped during HIV with seed 0 of "
+                  "`new` and MLM-only; stop 21 added MLM-only seeds 1-2 and `@random` seeds 0-2 with `sciptm bench "
+                  "chem --tasks hiv --models sciptm/smiles-small:probe,sciptm/smiles-small@random:probe --split "
+                  "scaffold_balanced --seeds 0 1 2 --out benchmarks/pretrain/pays/results/chem_mtr --no-report`, ~5 "
+                  "min each on one thread; `new` stays at seed 0: its export is not kept), then `sciptm bench chem --config benchmarks/pretrain/pays/chem_mtr.yaml --collect-only "
                   "--no-report`. Materials rows: `new` = `sciptm/crystal-multi`: MLM + 106 Magpie features + MP formation "
                   "energy (linear head), continued from `sciptm/crystal-small` for 350 steps / 658,337 tokens, 269 s "
                   "on one CPU thread (config `../crystal_multi_cpu.yaml`, card `crystal_multi_run/README.md`: 840 of "
@@ -102,17 +116,18 @@ def main() -> None:
                   "shipped), the 5 official Matbench folds; command `sciptm bench materials --config "
                   "benchmarks/pretrain/pays/materials_multi.yaml --no-report` with the run's export registered "
                   "under that name for the run only. Cells that agree to the third decimal are ties whatever the "
-                  "last column says.", "",
+                  "last column says. Where cells have different seeds, `best` and the last column compare means over "
+                  "the seeds all of them have.", "",
                   "| task | metric | new (multi-objective) | masked-LM only | untrained (@random) | best | new beats MLM-only |",
                   "|---|---|---|---|---|---|---|"]
         for r in extra:
             arrow = "↑" if r["up"] else "↓"
             new, mlm, rand = (fmt(c) if c else "not run" for c in r["cells"])
-            beats = "-" if r["cells"][1] is None else (
-                "yes" if (r["cells"][0]["mean"] > r["cells"][1]["mean"]) == r["up"] else "no")
+            beats = "-" if r["means"][1] is None else ("yes" if (r["means"][0] > r["means"][1]) == r["up"] else "no")
+            if r["shared"] is not None:  # verdicts on the seeds every cell has
+                beats += f" (on seeds {r['shared']} only)"
             lines.append(f"| {r['task']} | {r['metric']} {arrow} | {new} | {mlm} | {rand} | {r['best']} | {beats} |")
-        wins = [r for r in extra if r["cells"][1] is not None
-                and (r["cells"][0]["mean"] > r["cells"][1]["mean"]) == r["up"]]
+        wins = [r for r in extra if r["means"][1] is not None and (r["means"][0] > r["means"][1]) == r["up"]]
         lines += ["", f"New beats MLM-only on {len(wins)} of {sum(r['cells'][1] is not None for r in extra)} tasks."]
     text = "\n".join(lines) + "\n"
     (HERE / "PAYS.md").write_text(text)
