@@ -36,23 +36,32 @@ for _module in ("common", "chem", "protein", "materials", "deepchem_baseline", "
             raise
 
 
+#: ``<encoder>:<suffix>`` recipes built on an encoder name: suffix -> (module under ``sciptm.benchmarks.models``,
+#: class); a new recipe is one entry here (imported only when a name uses it)
+SUFFIX_RECIPES: dict[str, tuple[str, str]] = {
+    "augmented": ("augmented", "AugmentedModel"),  # ridge on one-hot + zero-shot score + embeddings
+    "sites": ("sites", "SitesModel"),  # augmented ridge + site embeddings, ensembled with an MLP (weight by MSE)
+    "sites-rank": ("sites", "SitesRankModel"),  # the same, ensemble weight chosen by valid Spearman
+}
+
+
+def suffix_recipe(name: str) -> Any:
+    """The class of the ``SUFFIX_RECIPES`` entry that ``name`` ends with (``<encoder>:<suffix>``), or ``None``."""
+    _, sep, suffix = str(name).rpartition(":")
+    if not sep or suffix not in SUFFIX_RECIPES:
+        return None
+    module, cls = SUFFIX_RECIPES[suffix]
+    return getattr(importlib.import_module(f"sciptm.benchmarks.models.{module}"), cls)
+
+
 def build_model(name: str, options: dict[str, Any] | None = None) -> BenchModel:
     """A registered baseline, or an :class:`~sciptm.benchmarks.models.encoder.EncoderModel` for any other name."""
     options = dict(options or {})
     if name in MODELS:
         return MODELS.get(name)(options)
-    if str(name).endswith(":augmented"):  # ridge on one-hot + zero-shot score + embeddings (models/augmented.py)
-        from sciptm.benchmarks.models.augmented import AugmentedModel
-
-        return AugmentedModel(name, options)
-    if str(name).endswith(":sites"):  # augmented ridge + site embeddings, ensembled with an MLP (models/sites.py)
-        from sciptm.benchmarks.models.sites import SitesModel
-
-        return SitesModel(name, options)
-    if str(name).endswith(":sites-rank"):  # the same, ensemble weight chosen by valid Spearman (models/sites.py)
-        from sciptm.benchmarks.models.sites import SitesRankModel
-
-        return SitesRankModel(name, options)
+    recipe = suffix_recipe(name)
+    if recipe is not None:
+        return recipe(name, options)
     spec = ModelSpec.parse(name)
     if spec.probe and spec.features:  # embedding ++ descriptors, head by inner validation (models/hybrid.py)
         from sciptm.benchmarks.models.hybrid import HybridProbe
@@ -110,18 +119,9 @@ def option_keys(name: str) -> frozenset[str] | None:
         if ModelSpec.parse(name).probe:
             return PROBE_KEYS
         return _finetune_keys() if "/" in name else None  # e.g. chgnet/0.3.0 (fine-tuned with a head)
-    if str(name).endswith(":augmented"):
-        from sciptm.benchmarks.models.augmented import AugmentedModel
-
-        return AugmentedModel.option_keys
-    if str(name).endswith(":sites"):
-        from sciptm.benchmarks.models.sites import SitesModel
-
-        return SitesModel.option_keys
-    if str(name).endswith(":sites-rank"):
-        from sciptm.benchmarks.models.sites import SitesRankModel
-
-        return SitesRankModel.option_keys
+    recipe = suffix_recipe(name)
+    if recipe is not None:
+        return recipe.option_keys
     try:
         parsed = ModelSpec.parse(name)
     except Exception:  # noqa: BLE001 - a bad name is reported when the model is built
