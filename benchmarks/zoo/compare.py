@@ -153,9 +153,23 @@ def main() -> dict:
         lines += ["", f"**Does a published checkpoint beat the best classical baseline ({', '.join(classical)})?** "
                   + ("Yes: " + "; ".join(field_verdict) if field_verdict else "No, on none of the tasks run.")]
     (HERE / "results" / "comparison.md").write_text("\n".join(lines) + "\n")
+    write_readme_block(lines[lines.index("## " + next(iter(FIELDS))) if "## chem" in lines else 0:])
     (HERE / "results" / "comparison.json").write_text(json.dumps(report, indent=1))
     print("\n".join(lines))
     return report
+
+
+def write_readme_block(lines: list[str]) -> None:
+    """Replace the generated block of ``README.md`` (between the ``compare.py`` markers) with ``lines``."""
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- compare.py:begin -->", "<!-- compare.py:end -->"
+    if begin not in text or end not in text:
+        raise SystemExit(f"{readme}: the markers {begin} / {end} are missing")
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    body = "\n".join(line.replace("## ", "### ", 1) if line.startswith("## ") else line for line in lines)
+    readme.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
 
 
 if __name__ == "__main__":
