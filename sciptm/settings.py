@@ -27,6 +27,9 @@ variable                        meaning
                                 thresholds alone (by default it raises them once per process)
 ``SCIPTM_FAST_DROPOUT``         ``0``/``false``/``no``/``off``: fine-tuning uses PyTorch's dropout, not
                                 :mod:`sciptm.training.fast_dropout` (fewer random draws on CPU)
+``SCIPTM_FUSED_ATTENTION``      ``0``/``false``/``no``/``off``: the lean ``embed`` runs PyTorch's attention
+                                instead of the C kernel compiled on first use
+                                (:mod:`sciptm.encoders.fused_attention`)
 =============================== ==========================================================================
 
 >>> import os
@@ -65,6 +68,7 @@ VARIABLES: dict[str, str] = {
     "SCIPTM_LEAN_FORWARD": "lean packed forward for embed on CPU",
     "SCIPTM_MALLOC_TUNE": "raise glibc malloc thresholds for the lean embed",
     "SCIPTM_FAST_DROPOUT": "fast CPU dropout while fine-tuning",
+    "SCIPTM_FUSED_ATTENTION": "fused C attention kernel for the lean embed",
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")

@@ -9,8 +9,9 @@ self-attention, residual + LayerNorm, feed-forward with GELU, residual + LayerNo
   dataclasses or per-call config lookups;
 - :meth:`LeanEncoder.embed_sequences` (inference) packs whole sequences, without padding, into token
   matrices of a few fixed sizes: the linear layers see ``M x d`` matrices of real tokens only (attention runs
-  per group of equal-length sequences), pooling happens inside, and the fixed shapes let the ``onednn`` int8
-  kernels be built once instead of for every new batch shape.
+  per sequence: one call per layer of the C kernel of :mod:`sciptm.encoders.fused_attention`, or PyTorch's
+  SDPA per group of equal-length sequences where the kernel is off or unavailable), pooling happens inside,
+  and the fixed shapes let the ``onednn`` int8 kernels be built once instead of for every new batch shape.
 
 The fp32 module shares its parameters with the ``transformers`` model it was built from and is
 autograd-capable (dropout included in training mode), so it can stand in for the model's forward in
@@ -42,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sciptm.encoders import fused_attention
 from sciptm.settings import flag
 
 logger = logging.getLogger(__name__)
@@ -265,11 +267,17 @@ class LeanEncoder(nn.Module):
             row += count * t
         x = self.embed_tokens(torch.from_numpy(ids), torch.from_numpy(pos))
         d, h = self.hidden_size, self.heads
+        fused = fused_attention.kernel()  # the C kernel (None: off or unavailable)
+        table = fused_attention.group_table(groups)
         for block in self.blocks:
             qkv = block.project_qkv(x)
             attn = torch.empty(rows, d)
             if rows > real:
                 attn[real:].zero_()
+            if fused is not None and fused_attention.usable(qkv, h):
+                fused_attention.packed_attention(qkv, attn, table, h, fused)
+                x = block.finish(x, attn)
+                continue
             for first, count, t in groups:
                 span = slice(first, first + count * t)
                 q, k, v = qkv[span].view(count, t, 3, h, d // h).permute(2, 0, 3, 1, 4)

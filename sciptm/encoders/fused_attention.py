@@ -1,0 +1,228 @@
+"""Fused attention for packed short sequences: a small C kernel, compiled on first use, loaded with ``ctypes``.
+
+:meth:`sciptm.encoders.lean.LeanEncoder.embed_sequences` packs whole sequences without padding and, per layer,
+needs attention for every run of equal-length sequences. PyTorch's ``scaled_dot_product_attention`` is fast
+on long sequences, but on SMILES (~36 tokens, heads of 32) a call per group and the strided views around it
+cost more than the arithmetic. :func:`packed_attention` does the whole layer in one C call
+(``kernels/attention.c``: per sequence and head, ``softmax(q k^T / sqrt(head_dim)) v`` with the row maximum
+subtracted, AVX2/FMA with a Cephes-style vectorized ``exp``), reading the fused QKV projection in place.
+
+The source ships in the package and is compiled the first time it is needed with the system C compiler
+(``$CC``, else ``cc``/``gcc`` on ``PATH``; ``-O3 -march=native -shared -fPIC``) into
+``cache_root()/kernels/<sha256>.so``, the hash covering the source, the flags, the compiler's version and the
+CPU's flags. The library is written to a temporary file and renamed into place, so two processes compiling at
+once never load a half-written file. When there is no compiler, the compile fails, the CPU lacks AVX2/FMA or
+``SCIPTM_FUSED_ATTENTION=0``, :func:`kernel` returns ``None`` (the reason logged once at INFO) and callers
+keep PyTorch's attention. Inference only (no autograd).
+
+>>> import torch
+>>> qkv = torch.randn(10, 3 * 2 * 8)  # two sequences of 5 tokens, 2 heads of 8
+>>> out = attention_or_none(qkv, [(0, 2, 5)], heads=2)
+>>> out is None or tuple(out.shape) == (10, 16)
+True
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciptm.settings import cache_root, flag
+
+logger = logging.getLogger(__name__)
+
+#: compiler flags of the shared library (part of the cache key)
+CFLAGS = ("-O3", "-march=native", "-std=c99", "-shared", "-fPIC", "-fno-math-errno")
+#: seconds one compile may take
+COMPILE_TIMEOUT = 120.0
+_SOURCE = "attention.c"
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def source_text() -> str:
+    """The C source shipped in the package (``sciptm/encoders/kernels/attention.c``)."""
+    return (Path(__file__).parent / "kernels" / _SOURCE).read_text(encoding="utf-8")
+
+
+def compiler() -> str | None:
+    """The C compiler to use: ``$CC`` when set (``None`` if it is not an executable), else ``cc`` or ``gcc``."""
+    cc = os.environ.get("CC", "").strip()
+    if cc:
+        return shutil.which(cc)
+    return shutil.which("cc") or shutil.which("gcc")
+
+
+def _compiler_version(cc: str) -> str | None:
+    try:
+        done = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def cpu_flags() -> str:
+    """The CPU's feature flags (``/proc/cpuinfo`` on Linux), else the platform's processor description."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return " ".join(sorted(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()}"
+
+
+def library_path(cc: str, version: str) -> Path:
+    """Where the library compiled by ``cc`` (``--version`` output ``version``) for this CPU lives in the cache."""
+    key = "\0".join([source_text(), " ".join(CFLAGS), version, cpu_flags()])
+    return cache_root() / "kernels" / f"{hashlib.sha256(key.encode()).hexdigest()}.so"
+
+
+def build(cc: str | None = None) -> Path:
+    """Compile the kernel into the cache (a no-op when it is there) and return the library's path.
+
+    Raises ``RuntimeError`` (with the compiler's message) when there is no compiler or the compile fails. The
+    output goes to a temporary file in the same folder and is renamed into place (atomic on POSIX), so a
+    concurrent reader sees either no file or a whole one.
+    """
+    cc = cc or compiler()
+    if cc is None:
+        raise RuntimeError(f"no C compiler ({'CC=' + os.environ['CC'] if os.environ.get('CC') else 'cc/gcc'} "
+                           "not found)")
+    version = _compiler_version(cc)
+    if version is None:
+        raise RuntimeError(f"{cc} --version failed")
+    path = library_path(cc, version)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
+        src = Path(tmp) / _SOURCE
+        src.write_text(source_text(), encoding="utf-8")
+        lib = Path(tmp) / path.name
+        cmd = [cc, *CFLAGS, "-o", str(lib), str(src), "-lm"]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise RuntimeError(f"{' '.join(cmd)}: {exc}") from exc
+        if done.returncode != 0 or not lib.exists():
+            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        os.replace(lib, path)
+    logger.debug("compiled %s", path)
+    return path
+
+
+def _load(path: Path) -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(path))
+    fn = lib.sciptm_packed_attention
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                   ctypes.c_int64, ctypes.c_float]
+    lib.sciptm_attention_isa.restype = ctypes.c_int
+    lib.sciptm_attention_isa.argtypes = []
+    return lib
+
+
+def kernel() -> ctypes.CDLL | None:
+    """The loaded kernel library, or ``None`` when it cannot or should not be used (reason logged once at INFO).
+
+    ``SCIPTM_FUSED_ATTENTION=0`` turns it off (read at every call); otherwise the first call compiles (or finds)
+    and loads the library, and the outcome is kept for the process.
+    """
+    if not flag("SCIPTM_FUSED_ATTENTION", True):
+        return None
+    if "lib" in _state:
+        return _state["lib"]
+    with _lock:
+        if "lib" not in _state:
+            lib, reason = None, None
+            try:
+                lib = _load(build())
+                if not lib.sciptm_attention_isa():
+                    lib, reason = None, "the CPU (or compiler target) lacks AVX2/FMA"
+            except (RuntimeError, OSError, AttributeError) as exc:
+                reason = str(exc)
+            if lib is None:
+                logger.info("fused attention kernel not used, PyTorch's attention instead: %s", reason)
+            _state["lib"] = lib
+    return _state["lib"]
+
+
+def reset() -> None:
+    """Forget the loaded kernel (or the failure): the next :func:`kernel` call builds/loads again (tests)."""
+    with _lock:
+        _state.clear()
+
+
+def group_table(groups: Sequence[tuple[int, int, int]]) -> np.ndarray:
+    """``(first row, number of sequences, length)`` triples as the contiguous ``int64`` array the kernel reads."""
+    return np.ascontiguousarray(np.asarray(groups, dtype=np.int64).reshape(-1, 3))
+
+
+def packed_attention(qkv: Any, out: Any, groups: np.ndarray, heads: int, lib: ctypes.CDLL) -> None:
+    """Attention of every packed sequence of one layer, written into ``out`` (no checks: see
+    :func:`attention_or_none`).
+
+    Parameters
+    ----------
+    qkv: fp32 CPU contiguous ``rows x 3d`` (``rows x 3 x heads x head_dim``), the fused QKV projection.
+    out: fp32 CPU contiguous ``rows x d``; rows of the groups are overwritten, others untouched.
+    groups: :func:`group_table` of the runs of equal-length sequences.
+    heads: attention heads (``d`` must be divisible by it).
+    lib: :func:`kernel`'s library.
+    """
+    d = out.shape[1]
+    head_dim = d // heads
+    rc = lib.sciptm_packed_attention(qkv.data_ptr(), out.data_ptr(), groups.ctypes.data, len(groups), heads,
+                                     head_dim, head_dim ** -0.5)
+    if rc != 0:
+        raise MemoryError(f"fused attention kernel failed (code {rc}) on {len(groups)} groups")
+
+
+def usable(qkv: Any, heads: int) -> bool:
+    """Whether :func:`packed_attention` can read ``qkv``: fp32, CPU, contiguous, ``rows x 3d`` with
+    ``d % heads == 0``, not requiring grad."""
+    import torch
+
+    return (qkv.dtype == torch.float32 and qkv.device.type == "cpu" and qkv.dim() == 2 and qkv.is_contiguous() and qkv.shape[1] % (3 * heads) == 0
+            and not qkv.requires_grad)
+
+
+def attention_or_none(qkv: Any, groups: Sequence[tuple[int, int, int]] | np.ndarray, heads: int,
+                      out: Any = None) -> Any:
+    """Attention of packed sequences through the kernel: ``rows x d`` (``out`` when given, rows outside the
+    groups untouched), or ``None`` when the kernel is off/unavailable or ``qkv`` is not fp32/CPU/contiguous
+    (the caller then runs PyTorch's attention)."""
+    import torch
+
+    lib = kernel()
+    if lib is None or not usable(qkv, heads):
+        return None
+    table = groups if isinstance(groups, np.ndarray) else group_table(groups)
+    rows, d = qkv.shape[0], qkv.shape[1] // 3
+    last = table[:, 0] + table[:, 1] * table[:, 2]
+    if len(table) and int(last.max()) > rows:
+        raise ValueError(f"groups reach row {int(last.max())} of a {rows}-row QKV matrix")
+    if out is None:
+        out = torch.zeros(rows, d)
+    elif not (out.dtype == torch.float32 and out.is_contiguous() and tuple(out.shape) == (rows, d)):
+        return None
+    packed_attention(qkv, out, table, heads, lib)
+    return out
+
+
+__all__ = ["CFLAGS", "attention_or_none", "build", "compiler", "cpu_flags", "group_table", "kernel",
+           "library_path", "packed_attention", "reset", "source_text", "usable"]

@@ -1,0 +1,379 @@
+/* Fused attention over packed short sequences (sciptm's lean int8/fp32 inference forward).
+ *
+ * One call per layer does, for every sequence of every group and every head, what
+ * F.scaled_dot_product_attention(q, k, v) does without a mask:
+ *     out = softmax(q k^T * scale) v        (softmax with the row maximum subtracted)
+ *
+ * Layout (all fp32, C-contiguous):
+ *   qkv    rows x 3 x heads x head_dim     (the fused QKV projection: [q | k | v] per row)
+ *   out    rows x heads x head_dim         (heads concatenated, what the output projection reads)
+ *   groups n_groups x 3 int64              (first row, number of sequences, length): a run of `count`
+ *                                          sequences of `length` tokens each starting at row `first`
+ * Rows of `out` outside every group are not written.
+ *
+ * Memory per call is O(max_length x (head_dim + 8)) floats (key tile transposed, four score rows), so any
+ * sequence length works. Plain C99; the AVX2/FMA paths are compiled when the compiler targets them
+ * (-march=native on such a CPU), a scalar path otherwise (sciptm_attention_isa() tells which).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define SCIPTM_AVX2 1
+#else
+#define SCIPTM_AVX2 0
+#endif
+
+#define QROWS 4 /* query rows per score tile */
+
+int sciptm_attention_isa(void) { return SCIPTM_AVX2; }
+
+int sciptm_attention_version(void) { return 1; }
+
+#if SCIPTM_AVX2
+/* exp(x) for 8 floats: Cephes expf (range reduction by ln 2 in two parts, degree-5 polynomial), relative
+ * error ~1e-7 on [-87, 88]; inputs below -87.3 give 0 (softmax arguments are <= 0). */
+static inline __m256 exp256(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.3762626647949f);
+    const __m256 lo = _mm256_set1_ps(-87.3365447504f);
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+    const __m256 c1 = _mm256_set1_ps(0.693359375f);
+    const __m256 c2 = _mm256_set1_ps(-2.12194440e-4f);
+    const __m256 p0 = _mm256_set1_ps(1.9875691500e-4f);
+    const __m256 p1 = _mm256_set1_ps(1.3981999507e-3f);
+    const __m256 p2 = _mm256_set1_ps(8.3334519073e-3f);
+    const __m256 p3 = _mm256_set1_ps(4.1665795894e-2f);
+    const __m256 p4 = _mm256_set1_ps(1.6666665459e-1f);
+    const __m256 p5 = _mm256_set1_ps(5.0000001201e-1f);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(x, hi);
+    x = _mm256_max_ps(x, lo);
+    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm256_fnmadd_ps(fx, c1, x);
+    x = _mm256_fnmadd_ps(fx, c2, x);
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 y = p0;
+    y = _mm256_fmadd_ps(y, x, p1);
+    y = _mm256_fmadd_ps(y, x, p2);
+    y = _mm256_fmadd_ps(y, x, p3);
+    y = _mm256_fmadd_ps(y, x, p4);
+    y = _mm256_fmadd_ps(y, x, p5);
+    y = _mm256_fmadd_ps(y, z, _mm256_add_ps(x, one));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, y);
+}
+
+static inline float hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
+
+/* Scores of QROWS query rows against all keys: s[r * tp + j] = scale * q_r . k_j for j < t, -inf for
+ * t <= j < tp; mx[r] = max_j s[r * tp + j]. q[r]: head_dim contiguous floats; kt: the keys transposed
+ * (head_dim x tp, contiguous); tp is a multiple of 8. */
+static void scores(const float *const q[QROWS], const float *kt, int64_t hd, int64_t t, int64_t tp, float scale,
+                   float *s, float mx[QROWS]) {
+#if SCIPTM_AVX2
+    const __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY), lim = _mm256_set1_ps((float)t);
+    const __m256 lane = _mm256_setr_ps(0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f);
+    __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+    int64_t j = 0;
+    for (; j + 16 <= tp; j += 16) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(),
+               a11 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps(),
+               a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps();
+        const float *k = kt + j;
+        for (int64_t c = 0; c < hd; ++c, k += tp) {
+            __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8);
+            __m256 b = _mm256_broadcast_ss(q[0] + c);
+            a00 = _mm256_fmadd_ps(b, k0, a00);
+            a01 = _mm256_fmadd_ps(b, k1, a01);
+            b = _mm256_broadcast_ss(q[1] + c);
+            a10 = _mm256_fmadd_ps(b, k0, a10);
+            a11 = _mm256_fmadd_ps(b, k1, a11);
+            b = _mm256_broadcast_ss(q[2] + c);
+            a20 = _mm256_fmadd_ps(b, k0, a20);
+            a21 = _mm256_fmadd_ps(b, k1, a21);
+            b = _mm256_broadcast_ss(q[3] + c);
+            a30 = _mm256_fmadd_ps(b, k0, a30);
+            a31 = _mm256_fmadd_ps(b, k1, a31);
+        }
+        a00 = _mm256_mul_ps(a00, vs), a01 = _mm256_mul_ps(a01, vs), a10 = _mm256_mul_ps(a10, vs);
+        a11 = _mm256_mul_ps(a11, vs), a20 = _mm256_mul_ps(a20, vs), a21 = _mm256_mul_ps(a21, vs);
+        a30 = _mm256_mul_ps(a30, vs), a31 = _mm256_mul_ps(a31, vs);
+        if (j + 16 > t) { /* columns past the sequence: -inf */
+            __m256 out0 = _mm256_cmp_ps(_mm256_add_ps(lane, _mm256_set1_ps((float)j)), lim, _CMP_GE_OQ);
+            __m256 out1 = _mm256_cmp_ps(_mm256_add_ps(lane, _mm256_set1_ps((float)(j + 8))), lim, _CMP_GE_OQ);
+            a00 = _mm256_blendv_ps(a00, ninf, out0), a01 = _mm256_blendv_ps(a01, ninf, out1);
+            a10 = _mm256_blendv_ps(a10, ninf, out0), a11 = _mm256_blendv_ps(a11, ninf, out1);
+            a20 = _mm256_blendv_ps(a20, ninf, out0), a21 = _mm256_blendv_ps(a21, ninf, out1);
+            a30 = _mm256_blendv_ps(a30, ninf, out0), a31 = _mm256_blendv_ps(a31, ninf, out1);
+        }
+        _mm256_storeu_ps(s + j, a00);
+        _mm256_storeu_ps(s + j + 8, a01);
+        _mm256_storeu_ps(s + tp + j, a10);
+        _mm256_storeu_ps(s + tp + j + 8, a11);
+        _mm256_storeu_ps(s + 2 * tp + j, a20);
+        _mm256_storeu_ps(s + 2 * tp + j + 8, a21);
+        _mm256_storeu_ps(s + 3 * tp + j, a30);
+        _mm256_storeu_ps(s + 3 * tp + j + 8, a31);
+        m0 = _mm256_max_ps(m0, _mm256_max_ps(a00, a01));
+        m1 = _mm256_max_ps(m1, _mm256_max_ps(a10, a11));
+        m2 = _mm256_max_ps(m2, _mm256_max_ps(a20, a21));
+        m3 = _mm256_max_ps(m3, _mm256_max_ps(a30, a31));
+    }
+    if (j < tp) { /* a last block of 8 keys */
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+               a3 = _mm256_setzero_ps();
+        const float *k = kt + j;
+        for (int64_t c = 0; c < hd; ++c, k += tp) {
+            __m256 k0 = _mm256_loadu_ps(k);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[0] + c), k0, a0);
+            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[1] + c), k0, a1);
+            a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[2] + c), k0, a2);
+            a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(q[3] + c), k0, a3);
+        }
+        __m256 out0 = _mm256_cmp_ps(_mm256_add_ps(lane, _mm256_set1_ps((float)j)), lim, _CMP_GE_OQ);
+        a0 = _mm256_blendv_ps(_mm256_mul_ps(a0, vs), ninf, out0);
+        a1 = _mm256_blendv_ps(_mm256_mul_ps(a1, vs), ninf, out0);
+        a2 = _mm256_blendv_ps(_mm256_mul_ps(a2, vs), ninf, out0);
+        a3 = _mm256_blendv_ps(_mm256_mul_ps(a3, vs), ninf, out0);
+        _mm256_storeu_ps(s + j, a0);
+        _mm256_storeu_ps(s + tp + j, a1);
+        _mm256_storeu_ps(s + 2 * tp + j, a2);
+        _mm256_storeu_ps(s + 3 * tp + j, a3);
+        m0 = _mm256_max_ps(m0, a0), m1 = _mm256_max_ps(m1, a1), m2 = _mm256_max_ps(m2, a2);
+        m3 = _mm256_max_ps(m3, a3);
+    }
+    mx[0] = hmax256(m0), mx[1] = hmax256(m1), mx[2] = hmax256(m2), mx[3] = hmax256(m3);
+#else
+    for (int r = 0; r < QROWS; ++r) {
+        mx[r] = -INFINITY;
+        for (int64_t j = 0; j < tp; ++j) {
+            float acc = 0.0f;
+            for (int64_t c = 0; c < hd; ++c) acc += q[r][c] * kt[c * tp + j];
+            s[r * tp + j] = j < t ? acc * scale : -INFINITY;
+            mx[r] = s[r * tp + j] > mx[r] ? s[r * tp + j] : mx[r];
+        }
+    }
+#endif
+}
+
+/* In place for QROWS rows: s_r[0:tp] <- exp(s_r - mx[r]) (0 beyond t); inv[r] = 1 / sum. */
+static void softmax_rows(float *s, int64_t t, int64_t tp, const float mx[QROWS], float inv[QROWS]) {
+#if SCIPTM_AVX2
+    const __m256 x0 = _mm256_set1_ps(mx[0]), x1 = _mm256_set1_ps(mx[1]), x2 = _mm256_set1_ps(mx[2]),
+                 x3 = _mm256_set1_ps(mx[3]);
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
+    for (int64_t j = 0; j < tp; j += 8) {
+        __m256 e0 = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j), x0));
+        __m256 e1 = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + tp + j), x1));
+        __m256 e2 = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + 2 * tp + j), x2));
+        __m256 e3 = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + 3 * tp + j), x3));
+        _mm256_storeu_ps(s + j, e0);
+        _mm256_storeu_ps(s + tp + j, e1);
+        _mm256_storeu_ps(s + 2 * tp + j, e2);
+        _mm256_storeu_ps(s + 3 * tp + j, e3);
+        c0 = _mm256_add_ps(c0, e0), c1 = _mm256_add_ps(c1, e1), c2 = _mm256_add_ps(c2, e2);
+        c3 = _mm256_add_ps(c3, e3);
+    }
+    inv[0] = 1.0f / hsum256(c0), inv[1] = 1.0f / hsum256(c1), inv[2] = 1.0f / hsum256(c2);
+    inv[3] = 1.0f / hsum256(c3);
+#else
+    for (int r = 0; r < QROWS; ++r) {
+        float sum = 0.0f;
+        for (int64_t j = 0; j < tp; ++j) {
+            float *e = s + r * tp + j;
+            *e = j < t ? expf(*e - mx[r]) : 0.0f;
+            sum += *e;
+        }
+        inv[r] = 1.0f / sum;
+    }
+#endif
+}
+
+/* o_r[0:hd] = inv_r * sum_{j<t} p_r[j] v_j for `nr` (1..QROWS) rows; v rows are `ldv` floats apart. */
+static void weighted_values(const float *p, int64_t tp, const float *v, int64_t ldv, int64_t t, int64_t hd, int nr,
+                            const float *inv, float *const o[QROWS]) {
+    int64_t c0 = 0;
+#if SCIPTM_AVX2
+    for (int r = 0; r < nr; r += 2) {
+        const int two = r + 1 < nr;
+        const float *p0 = p + r * tp, *p1 = p + (r + two) * tp;
+        for (c0 = 0; c0 + 32 <= hd; c0 += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+                   a3 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(),
+                   b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+            const float *vj = v + c0;
+            for (int64_t j = 0; j < t; ++j, vj += ldv) {
+                __m256 v0 = _mm256_loadu_ps(vj), v1 = _mm256_loadu_ps(vj + 8), v2 = _mm256_loadu_ps(vj + 16),
+                       v3 = _mm256_loadu_ps(vj + 24);
+                __m256 w = _mm256_broadcast_ss(p0 + j);
+                a0 = _mm256_fmadd_ps(w, v0, a0);
+                a1 = _mm256_fmadd_ps(w, v1, a1);
+                a2 = _mm256_fmadd_ps(w, v2, a2);
+                a3 = _mm256_fmadd_ps(w, v3, a3);
+                w = _mm256_broadcast_ss(p1 + j);
+                b0 = _mm256_fmadd_ps(w, v0, b0);
+                b1 = _mm256_fmadd_ps(w, v1, b1);
+                b2 = _mm256_fmadd_ps(w, v2, b2);
+                b3 = _mm256_fmadd_ps(w, v3, b3);
+            }
+            __m256 i0 = _mm256_set1_ps(inv[r]);
+            _mm256_storeu_ps(o[r] + c0, _mm256_mul_ps(a0, i0));
+            _mm256_storeu_ps(o[r] + c0 + 8, _mm256_mul_ps(a1, i0));
+            _mm256_storeu_ps(o[r] + c0 + 16, _mm256_mul_ps(a2, i0));
+            _mm256_storeu_ps(o[r] + c0 + 24, _mm256_mul_ps(a3, i0));
+            if (two) {
+                __m256 i1 = _mm256_set1_ps(inv[r + 1]);
+                _mm256_storeu_ps(o[r + 1] + c0, _mm256_mul_ps(b0, i1));
+                _mm256_storeu_ps(o[r + 1] + c0 + 8, _mm256_mul_ps(b1, i1));
+                _mm256_storeu_ps(o[r + 1] + c0 + 16, _mm256_mul_ps(b2, i1));
+                _mm256_storeu_ps(o[r + 1] + c0 + 24, _mm256_mul_ps(b3, i1));
+            }
+        }
+        for (; c0 + 8 <= hd; c0 += 8) {
+            __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+            const float *vj = v + c0;
+            for (int64_t j = 0; j < t; ++j, vj += ldv) {
+                __m256 vv = _mm256_loadu_ps(vj);
+                a = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + j), vv, a);
+                b = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + j), vv, b);
+            }
+            _mm256_storeu_ps(o[r] + c0, _mm256_mul_ps(a, _mm256_set1_ps(inv[r])));
+            if (two) _mm256_storeu_ps(o[r + 1] + c0, _mm256_mul_ps(b, _mm256_set1_ps(inv[r + 1])));
+        }
+    }
+#endif
+    /* columns no vector covered (all of them without AVX2; head_dim % 8 with it) */
+    for (int r = 0; r < nr; ++r)
+        for (int64_t c = c0; c < hd; ++c) {
+            float acc = 0.0f;
+            for (int64_t j = 0; j < t; ++j) acc += p[r * tp + j] * v[j * ldv + c];
+            o[r][c] = acc * inv[r];
+        }
+}
+
+static inline void copy_floats(float *dst, const float *src, int64_t n) {
+    int64_t c = 0;
+#if SCIPTM_AVX2
+    for (; c + 8 <= n; c += 8) _mm256_storeu_ps(dst + c, _mm256_loadu_ps(src + c));
+#endif
+    for (; c < n; ++c) dst[c] = src[c];
+}
+
+#if SCIPTM_AVX2
+/* dst[i * ld + 0..7] = src[0..7 rows, column i] for i < 8: an 8 x 8 transpose, rows of src `ls` apart. */
+static inline void transpose8(const float *src, int64_t ls, float *dst, int64_t ld) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ls), r2 = _mm256_loadu_ps(src + 2 * ls),
+           r3 = _mm256_loadu_ps(src + 3 * ls), r4 = _mm256_loadu_ps(src + 4 * ls), r5 = _mm256_loadu_ps(src + 5 * ls),
+           r6 = _mm256_loadu_ps(src + 6 * ls), r7 = _mm256_loadu_ps(src + 7 * ls);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+           u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+           u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
+           u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
+/* Attention of one sequence, all heads. `rows` points at the sequence's first row of the QKV matrix (rows
+ * 3 * heads * hd floats apart), o at its first output row (rows heads * hd apart). The sequence's q and v are
+ * first copied per head to contiguous t x hd buffers and k transposed per head to hd x tp, reading the rows in
+ * order: rows of the packed matrix are 3d floats apart, so reading one head's columns row by row would map
+ * them onto a few cache sets. */
+static void one_sequence(const float *rows, float *o, int64_t t, int64_t heads, int64_t hd, float scale, float *qb,
+                         float *vb, float *kt, float *s) {
+    const int64_t tp = (t + 7) & ~(int64_t)7, d = heads * hd, stride = 3 * d, ld = d + 16;
+    for (int64_t j = 0; j < t; ++j) {
+        copy_floats(qb + j * ld, rows + j * stride, d);
+        copy_floats(vb + j * ld, rows + j * stride + 2 * d, d);
+    }
+    int64_t j0 = 0;
+#if SCIPTM_AVX2
+    if (hd % 8 == 0) /* whole blocks of 8 rows: k by 8 x 8 transposes */
+        for (; j0 + 8 <= t; j0 += 8)
+            for (int64_t c = 0; c < d; c += 8) /* c = h * hd + c' is kt's row h * hd + c' */
+                transpose8(rows + j0 * stride + d + c, stride, kt + c * tp + j0, tp);
+#endif
+    for (int64_t j = j0; j < t; ++j) {
+        const float *ks = rows + j * stride + d;
+        for (int64_t c = 0; c < d; ++c) kt[c * tp + j] = ks[c];
+    }
+    for (int64_t c = 0; c < d; ++c)
+        for (int64_t j = t; j < tp; ++j) kt[c * tp + j] = 0.0f;
+    for (int64_t h = 0; h < heads; ++h) {
+        const float *qh = qb + h * hd, *vh = vb + h * hd, *kh = kt + h * hd * tp;
+        for (int64_t i = 0; i < t; i += QROWS) {
+            const int nr = (int)(t - i < QROWS ? t - i : QROWS);
+            const float *qr[QROWS];
+            float *orow[QROWS];
+            float mx[QROWS], inv[QROWS];
+            for (int r = 0; r < QROWS; ++r) {
+                int64_t row = i + (r < nr ? r : nr - 1); /* a short tile repeats its last row (not stored) */
+                qr[r] = qh + row * ld;
+                orow[r] = o + row * d + h * hd;
+            }
+            scores(qr, kh, hd, t, tp, scale, s, mx);
+            softmax_rows(s, t, tp, mx, inv);
+            weighted_values(s, tp, vh, ld, t, hd, nr, inv, orow);
+        }
+    }
+}
+
+/* The entry point (see the top of the file). Returns 0, or -1 when scratch memory cannot be allocated
+ * (nothing is written then) or -2 for invalid arguments. */
+int sciptm_packed_attention(const float *qkv, float *out, const int64_t *groups, int64_t n_groups, int64_t heads,
+                            int64_t head_dim, float scale) {
+    if (heads <= 0 || head_dim <= 0 || n_groups < 0) return -2;
+    int64_t longest = 0;
+    for (int64_t g = 0; g < n_groups; ++g) {
+        if (groups[3 * g] < 0 || groups[3 * g + 1] < 0 || groups[3 * g + 2] < 0) return -2;
+        if (groups[3 * g + 2] > longest) longest = groups[3 * g + 2];
+    }
+    if (longest == 0) return 0;
+    const int64_t tp = (longest + 7) & ~(int64_t)7, d = heads * head_dim;
+    /* per head: q and v copies (t x head_dim each), k transposed (head_dim x tp); QROWS score rows */
+    float *qb = (float *)malloc(sizeof(float) * (size_t)(2 * longest * (d + 16) + tp * d + QROWS * tp));
+    if (qb == NULL) return -1;
+    float *vb = qb + longest * (d + 16), *kt = vb + longest * (d + 16), *s = kt + tp * d;
+    for (int64_t g = 0; g < n_groups; ++g) {
+        const int64_t first = groups[3 * g], count = groups[3 * g + 1], t = groups[3 * g + 2];
+        for (int64_t n = 0; n < count; ++n) {
+            const int64_t row = first + n * t;
+#if SCIPTM_AVX2
+            {   /* the next sequence's rows (streamed in while this one is computed) */
+                const char *p = (const char *)(qkv + (row + t) * 3 * d), *end = p + t * 3 * d * (int64_t)sizeof(float);
+                for (; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T1);
+            }
+#endif
+            one_sequence(qkv + row * 3 * d, out + row * d, t, heads, head_dim, scale, qb, vb, kt, s);
+        }
+    }
+    free(qb);
+    return 0;
+}

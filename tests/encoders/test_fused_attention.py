@@ -1,0 +1,199 @@
+"""The fused C attention kernel of the lean embed (sciptm.encoders.fused_attention) against PyTorch's SDPA."""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import sciptm
+from sciptm.encoders import fused_attention as fa
+
+needs_cc = pytest.mark.skipif(fa.compiler() is None, reason="no C compiler (cc/gcc) on PATH: the kernel cannot be built")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_kernel_state():
+    """Every test starts and ends with no kernel loaded/failed in this process (CC and the cache may differ)."""
+    fa.reset()
+    yield
+    fa.reset()
+
+
+@pytest.fixture(scope="module")
+def moses_smiles(chem_dir) -> list[str]:
+    out = []
+    with gzip.open(chem_dir / "moses_train.csv.gz", "rt") as fh:
+        col = fh.readline().strip().split(",").index("SMILES")
+        for line in fh:
+            out.append(line.rstrip("\n").split(",")[col])
+            if len(out) == 200:
+                break
+    return out
+
+
+@pytest.fixture(scope="module")
+def small() -> sciptm.Encoder:
+    return sciptm.Encoder.from_pretrained("sciptm/smiles-small")
+
+
+def _sdpa(qkv: torch.Tensor, groups, heads: int, out: torch.Tensor) -> torch.Tensor:
+    d = qkv.shape[1] // 3
+    for first, count, t in groups:
+        span = slice(first, first + count * t)
+        q, k, v = qkv[span].view(count, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+        out[span].view(count, t, heads, d // heads).copy_(F.scaled_dot_product_attention(q, k, v).transpose(1, 2))
+    return out
+
+
+def _packed(heads: int, head_dim: int, seed: int):
+    """Random packed QKV rows: runs of equal-length sequences (lengths 1 to 600), gaps of unused rows between."""
+    gen = torch.Generator().manual_seed(seed)
+    groups, row = [], 3
+    for t, count in [(1, 5), (2, 3), (7, 4), (36, 6), (37, 1), (130, 2), (600, 1), (3, 2)]:
+        groups.append((row, count, t))
+        row += count * t + 2  # two rows no group owns
+    qkv = torch.randn(row, 3 * heads * head_dim, generator=gen)
+    return qkv, groups
+
+
+@needs_cc
+@pytest.mark.parametrize(("heads", "head_dim"), [(8, 32), (4, 32), (12, 64), (3, 24), (2, 20)])
+def test_kernel_matches_sdpa_on_packed_sequences(heads, head_dim):
+    assert fa.kernel() is not None  # built (or found) and AVX2/FMA present
+    qkv, groups = _packed(heads, head_dim, seed=heads * head_dim)
+    ref = _sdpa(qkv, groups, heads, torch.full((qkv.shape[0], qkv.shape[1] // 3), float("nan")))
+    out = fa.attention_or_none(qkv, groups, heads, out=torch.full_like(ref, float("nan")))
+    assert out is not None
+    owned = ~torch.isnan(ref[:, 0])
+    assert owned.sum() < len(ref)  # some rows belong to no group ...
+    assert torch.isnan(out[~owned]).all()  # ... and are left untouched
+    assert (out[owned] - ref[owned]).abs().max() <= 1e-5
+    # large logits (peaked softmax): the max-subtracted softmax stays finite and exact
+    big = qkv * 6
+    ref_big = _sdpa(big, groups, heads, torch.zeros_like(ref))
+    out_big = fa.attention_or_none(big, groups, heads)
+    assert torch.isfinite(out_big).all() and (out_big[owned] - ref_big[owned]).abs().max() <= 1e-4
+
+
+@needs_cc
+def test_unusable_inputs_and_the_switch_fall_back(monkeypatch):
+    qkv, groups = _packed(4, 32, seed=1)
+    assert fa.attention_or_none(qkv.double(), groups, 4) is None  # not fp32
+    assert fa.attention_or_none(qkv.t().contiguous().t(), groups, 4) is None  # not contiguous
+    assert fa.attention_or_none(qkv, groups, 5) is None  # 3d not divisible by 3 * heads
+    with pytest.raises(ValueError, match="groups reach row"):
+        fa.attention_or_none(qkv[:50], groups, 4)
+    monkeypatch.setenv("SCIPTM_FUSED_ATTENTION", "0")
+    assert fa.kernel() is None and fa.attention_or_none(qkv, groups, 4) is None
+
+
+def _embed(enc: sciptm.Encoder, rows: list[str], fused: str, monkeypatch, quantize=None) -> np.ndarray:
+    monkeypatch.setenv("SCIPTM_FUSED_ATTENTION", fused)
+    return enc.embed(rows, progress=False, quantize=quantize)
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(F.cosine_similarity(torch.from_numpy(a), torch.from_numpy(b)).min())
+
+
+@needs_cc
+def test_embed_with_the_kernel_on_and_off(small, moses_smiles, chem_dir, monkeypatch):
+    import pandas as pd
+
+    esol = pd.read_csv(chem_dir / "delaney-processed.csv")["smiles"].tolist()[:60]
+    rows = moses_smiles[:140] + esol
+    calls = []
+    real = fa.packed_attention
+    monkeypatch.setattr(fa, "packed_attention", lambda *a: calls.append(1) or real(*a))
+    on = _embed(small, rows, "1", monkeypatch)
+    ran = len(calls)
+    assert ran  # the kernel ran
+    off = _embed(small, rows, "0", monkeypatch)
+    assert len(calls) == ran  # ... and not with the switch off
+    assert _cos(on, off) >= 0.99999
+    assert np.abs(on - off).max() <= 1e-4
+    on8 = _embed(small, rows, "1", monkeypatch, quantize="int8")
+    off8 = _embed(small, rows, "0", monkeypatch, quantize="int8")
+    assert _cos(on8, off) >= 0.999 and _cos(off8, off) >= 0.999
+    assert _cos(on8, off8) >= 0.999  # int8 rounding amplifies the last-bit differences a little
+
+
+def test_no_compiler_falls_back_to_the_same_embeddings(small, moses_smiles, monkeypatch, tmp_path, caplog):
+    rows = moses_smiles[:80]
+    monkeypatch.setenv("SCIPTM_FUSED_ATTENTION", "0")
+    ref = small.embed(rows, progress=False)
+    monkeypatch.setenv("SCIPTM_FUSED_ATTENTION", "1")
+    monkeypatch.setenv("SCIPTM_CACHE", str(tmp_path / "cache"))  # nothing compiled there
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    with caplog.at_level(logging.INFO, logger="sciptm.encoders.fused_attention"):
+        assert fa.kernel() is None
+        out = small.embed(rows, progress=False)
+        assert fa.kernel() is None
+    assert caplog.text.count("fused attention kernel not used") == 1  # logged once, at INFO, no error
+    assert "no-such-compiler" in caplog.text
+    np.testing.assert_array_equal(out, ref)
+    assert not (tmp_path / "cache" / "kernels").exists() or not any((tmp_path / "cache" / "kernels").iterdir())
+
+
+@needs_cc
+def test_a_failing_compile_falls_back(monkeypatch, tmp_path, caplog):
+    fake = tmp_path / "badcc"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'badcc 1.0'; exit 0; fi\n"
+                    "echo 'error: cannot compile' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("SCIPTM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", str(fake))
+    with caplog.at_level(logging.INFO, logger="sciptm.encoders.fused_attention"):
+        assert fa.kernel() is None
+    assert "cannot compile" in caplog.text
+    assert not list((tmp_path / "cache" / "kernels").glob("*.so"))  # nothing half-made left to load
+    assert not list((tmp_path / "cache" / "kernels").glob(".build-*"))
+
+
+# loads the module from its file (no torch import: a quick process) and runs the kernel on numpy arrays
+_WORKER = textwrap.dedent("""
+    import importlib.util, sys
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("fa", sys.argv[1])
+    fa = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fa)
+    path = fa.build()
+    lib = fa.kernel()
+    assert lib is not None
+    qkv = np.random.default_rng(0).standard_normal((10, 3 * 16), dtype=np.float32)
+    out = np.zeros((10, 16), np.float32)
+    table = fa.group_table([(0, 2, 5)])
+    assert lib.sciptm_packed_attention(qkv.ctypes.data, out.ctypes.data, table.ctypes.data, 1, 2, 8, 8 ** -0.5) == 0
+    q, k, v = qkv.reshape(2, 5, 3, 2, 8).transpose(2, 0, 3, 1, 4)
+    s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(8)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    ref = ((p / p.sum(-1, keepdims=True)) @ v).transpose(0, 2, 1, 3).reshape(10, 16)
+    assert np.abs(out - ref).max() <= 1e-5
+    print(path)
+""")
+
+
+@needs_cc
+def test_two_processes_compiling_at_once_share_one_whole_library(tmp_path):
+    env = {**os.environ, "SCIPTM_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    kernels = tmp_path / "cache" / "kernels"
+    kernels.mkdir(parents=True)
+    (kernels / ".build-stale").mkdir()  # a crashed build's leftovers: never loaded
+    (kernels / ".build-stale" / "half.so").write_bytes(b"\x7fELF truncated")
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, fa.__file__], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [r[1][-2000:] for r in results]
+    paths = {r[0].strip() for r in results}
+    assert len(paths) == 1  # the same cache key
+    libs = list(kernels.glob("*.so"))
+    assert [str(p) for p in libs] == list(paths)
+    assert sorted(p.name for p in kernels.iterdir() if p.name.startswith(".build-")) == [".build-stale"]
