@@ -13,7 +13,8 @@ The source ships in the package and is compiled the first time it is needed with
 CPU's flags. The library is written to a temporary file and renamed into place, so two processes compiling at
 once never load a half-written file. When there is no compiler, the compile fails, the CPU lacks AVX2/FMA or
 ``SCIPTM_FUSED_ATTENTION=0``, :func:`kernel` returns ``None`` (the reason logged once at INFO) and callers
-keep PyTorch's attention. Inference only (no autograd).
+keep PyTorch's attention. The same library has an in-place erf GELU (:func:`gelu_`), which the lean forward
+runs between the feed-forward projections when the kernel is on. Inference only (no autograd).
 
 >>> import torch
 >>> qkv = torch.randn(10, 3 * 2 * 8)  # two sequences of 5 tokens, 2 heads of 8
@@ -133,6 +134,8 @@ def _load(path: Path) -> ctypes.CDLL:
                    ctypes.c_int64, ctypes.c_float]
     lib.sciptm_attention_isa.restype = ctypes.c_int
     lib.sciptm_attention_isa.argtypes = []
+    lib.sciptm_gelu_erf.restype = None
+    lib.sciptm_gelu_erf.argtypes = [ctypes.c_void_p, ctypes.c_int64]
     return lib
 
 
@@ -201,6 +204,22 @@ def usable(qkv: Any, heads: int) -> bool:
             and not qkv.requires_grad)
 
 
+def gelu_(x: Any, lib: ctypes.CDLL) -> bool:
+    """GELU (erf form, ``F.gelu(x)``) of ``x`` in place through the kernel library; ``False`` (``x`` untouched)
+    when ``x`` is not an fp32 CPU contiguous tensor without grad.
+
+    Within 1e-6 of ``F.gelu`` at every float (erf by a rational approximation; ``erf = +/-1`` beyond
+    ``|x| = 3.9 sqrt 2``), about twice as fast as ``aten.gelu_`` on one thread (no call into a vector math
+    library per 8 elements).
+    """
+    import torch
+
+    if not (x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous() and not x.requires_grad):
+        return False
+    lib.sciptm_gelu_erf(x.data_ptr(), x.numel())
+    return True
+
+
 def attention_or_none(qkv: Any, groups: Sequence[tuple[int, int, int]] | np.ndarray, heads: int,
                       out: Any = None) -> Any:
     """Attention of packed sequences through the kernel: ``rows x d`` (``out`` when given, rows outside the
@@ -224,5 +243,5 @@ def attention_or_none(qkv: Any, groups: Sequence[tuple[int, int, int]] | np.ndar
     return out
 
 
-__all__ = ["CFLAGS", "attention_or_none", "build", "compiler", "cpu_flags", "group_table", "kernel",
+__all__ = ["CFLAGS", "attention_or_none", "build", "compiler", "cpu_flags", "gelu_", "group_table", "kernel",
            "library_path", "packed_attention", "reset", "source_text", "usable"]

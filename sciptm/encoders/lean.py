@@ -135,15 +135,22 @@ class LeanBlock(nn.Module):
     def _drop(self, x: torch.Tensor) -> torch.Tensor:
         return F.dropout(x, self.hidden_dropout, True) if self.training and self.hidden_dropout > 0 else x
 
-    def finish(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
-        """Everything after attention: output projection, residual + norm, feed-forward, residual + norm."""
+    def finish(self, x: torch.Tensor, attn: torch.Tensor, kernels: Any = None) -> torch.Tensor:
+        """Everything after attention: output projection, residual + norm, feed-forward, residual + norm.
+
+        ``kernels``: the library of :func:`sciptm.encoders.fused_attention.kernel` (inference only): its GELU
+        runs between the feed-forward projections instead of ATen's.
+        """
         if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.attn_norm.parameters())):
             x = self.attn_norm(self._drop(self.attn_out(attn)) + x)
             return self.out_norm(self._drop(self.down(F.gelu(self.up(x), approximate=self.gelu))) + x)
         # inference: in place on the fresh GEMM outputs (fewer large allocations, which cost page faults)
         h = self.attn_out(attn)
         x = self.attn_norm(h.add_(x))
-        h = self.down(torch.ops.aten.gelu_(self.up(x), approximate=self.gelu))
+        h = self.up(x)
+        if kernels is None or self.gelu != "none" or not fused_attention.gelu_(h, kernels):
+            torch.ops.aten.gelu_(h, approximate=self.gelu)
+        h = self.down(h)
         return self.out_norm(h.add_(x))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -276,7 +283,7 @@ class LeanEncoder(nn.Module):
                 attn[real:].zero_()
             if fused is not None and fused_attention.usable(qkv, h):
                 fused_attention.packed_attention(qkv, attn, table, h, fused)
-                x = block.finish(x, attn)
+                x = block.finish(x, attn, fused)
                 continue
             for first, count, t in groups:
                 span = slice(first, first + count * t)

@@ -84,6 +84,18 @@ def test_kernel_matches_sdpa_on_packed_sequences(heads, head_dim):
 
 
 @needs_cc
+def test_gelu_matches_torch_everywhere():
+    lib = fa.kernel()
+    grid = torch.cat([torch.linspace(-12, 12, 1_000_003), torch.linspace(-300, 300, 100_001), torch.randn(5000) * 3,
+                      torch.tensor([0.0, -0.0, 1e-30, -1e-30, 3.9 * 2**0.5, -3.9 * 2**0.5, 1e6, -1e6])])
+    for x in (grid, grid[:13]):  # whole vectors and a scalar tail
+        y = x.clone()
+        assert fa.gelu_(y, lib)
+        assert (y - F.gelu(x)).abs().max() <= 1e-6
+    assert (fa.gelu_(grid[:-8].clone()[::2], lib) is False) and not fa.gelu_(grid.double(), lib)  # strided, fp64
+
+
+@needs_cc
 def test_unusable_inputs_and_the_switch_fall_back(monkeypatch):
     qkv, groups = _packed(4, 32, seed=1)
     assert fa.attention_or_none(qkv.double(), groups, 4) is None  # not fp32
