@@ -13,8 +13,8 @@ The source ships in the package and is compiled the first time it is needed with
 CPU's flags. The library is written to a temporary file and renamed into place, so two processes compiling at
 once never load a half-written file. When there is no compiler, the compile fails, the CPU lacks AVX2/FMA or
 ``SCIPTM_FUSED_ATTENTION=0``, :func:`kernel` returns ``None`` (the reason logged once at INFO) and callers
-keep PyTorch's attention. The same library has an in-place erf GELU (:func:`gelu_`), which the lean forward
-runs between the feed-forward projections when the kernel is on. Inference only (no autograd).
+keep PyTorch's attention. The same library has an in-place erf GELU (:func:`gelu_`) and a fused residual add +
+LayerNorm (:func:`add_layernorm_`), which the lean forward runs after attention when the kernel is on. Inference only (no autograd).
 
 >>> import torch
 >>> qkv = torch.randn(10, 3 * 2 * 8)  # two sequences of 5 tokens, 2 heads of 8
@@ -136,6 +136,9 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.sciptm_attention_isa.argtypes = []
     lib.sciptm_gelu_erf.restype = None
     lib.sciptm_gelu_erf.argtypes = [ctypes.c_void_p, ctypes.c_int64]
+    lib.sciptm_add_layernorm.restype = None
+    lib.sciptm_add_layernorm.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                         ctypes.c_int64, ctypes.c_int64, ctypes.c_float]
     return lib
 
 
@@ -220,6 +223,26 @@ def gelu_(x: Any, lib: ctypes.CDLL) -> bool:
     return True
 
 
+def add_layernorm_(h: Any, x: Any, norm: Any, lib: ctypes.CDLL) -> bool:
+    """``h <- norm(h + x)`` in place (``norm`` an ``nn.LayerNorm`` over the last dimension, with weight and
+    bias) through the kernel library: one pass per row instead of an add and ATen's LayerNorm. ``False``
+    (nothing done) unless ``h``, ``x`` and the norm's parameters are fp32 CPU contiguous tensors of matching
+    shapes and nothing requires grad."""
+    import torch
+
+    w, b = norm.weight, norm.bias
+    if w is None or b is None or h.dim() != 2 or tuple(norm.normalized_shape) != (h.shape[1],):
+        return False
+    tensors = (h, x, w, b)
+    if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors):
+        return False
+    if x.shape != h.shape or h.requires_grad or x.requires_grad or (torch.is_grad_enabled() and w.requires_grad):
+        return False
+    lib.sciptm_add_layernorm(h.data_ptr(), x.data_ptr(), w.data_ptr(), b.data_ptr(), h.shape[0], h.shape[1],
+                             float(norm.eps))
+    return True
+
+
 def attention_or_none(qkv: Any, groups: Sequence[tuple[int, int, int]] | np.ndarray, heads: int,
                       out: Any = None) -> Any:
     """Attention of packed sequences through the kernel: ``rows x d`` (``out`` when given, rows outside the
@@ -243,5 +266,5 @@ def attention_or_none(qkv: Any, groups: Sequence[tuple[int, int, int]] | np.ndar
     return out
 
 
-__all__ = ["CFLAGS", "attention_or_none", "build", "compiler", "cpu_flags", "gelu_", "group_table", "kernel",
+__all__ = ["CFLAGS", "add_layernorm_", "attention_or_none", "build", "compiler", "cpu_flags", "gelu_", "group_table", "kernel",
            "library_path", "packed_attention", "reset", "source_text", "usable"]

@@ -139,18 +139,21 @@ class LeanBlock(nn.Module):
         """Everything after attention: output projection, residual + norm, feed-forward, residual + norm.
 
         ``kernels``: the library of :func:`sciptm.encoders.fused_attention.kernel` (inference only): its GELU
-        runs between the feed-forward projections instead of ATen's.
+        and fused residual add + LayerNorm run instead of ATen's.
         """
         if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.attn_norm.parameters())):
             x = self.attn_norm(self._drop(self.attn_out(attn)) + x)
             return self.out_norm(self._drop(self.down(F.gelu(self.up(x), approximate=self.gelu))) + x)
         # inference: in place on the fresh GEMM outputs (fewer large allocations, which cost page faults)
         h = self.attn_out(attn)
-        x = self.attn_norm(h.add_(x))
+        x = h if kernels is not None and fused_attention.add_layernorm_(h, x, self.attn_norm, kernels) \
+            else self.attn_norm(h.add_(x))
         h = self.up(x)
         if kernels is None or self.gelu != "none" or not fused_attention.gelu_(h, kernels):
             torch.ops.aten.gelu_(h, approximate=self.gelu)
         h = self.down(h)
+        if kernels is not None and fused_attention.add_layernorm_(h, x, self.out_norm, kernels):
+            return h
         return self.out_norm(h.add_(x))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -96,6 +96,27 @@ def test_gelu_matches_torch_everywhere():
 
 
 @needs_cc
+@pytest.mark.parametrize("d", [256, 768, 20])
+def test_add_layernorm_matches_torch(d):
+    lib = fa.kernel()
+    gen = torch.Generator().manual_seed(d)
+    norm = torch.nn.LayerNorm(d, eps=1e-12 if d == 256 else 1e-5)
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(d, generator=gen))
+        norm.bias.copy_(torch.randn(d, generator=gen))
+    h, x = torch.randn(300, d, generator=gen) * 4 + 3, torch.randn(300, d, generator=gen)
+    with torch.inference_mode():
+        ref = norm(h + x)
+        out = h.clone()
+        assert fa.add_layernorm_(out, x, norm, lib)
+        assert (out - ref).abs().max() <= 1e-5
+        assert not fa.add_layernorm_(h.double(), x.double(), norm, lib)  # fp64: untouched, caller falls back
+        assert not fa.add_layernorm_(h[:, :-1].clone(), x[:, :-1].clone(), norm, lib)  # wrong width
+    out = h.clone()
+    assert not fa.add_layernorm_(out, x, norm, lib) and torch.equal(out, h)  # the norm's weights need grad
+
+
+@needs_cc
 def test_unusable_inputs_and_the_switch_fall_back(monkeypatch):
     qkv, groups = _packed(4, 32, seed=1)
     assert fa.attention_or_none(qkv.double(), groups, 4) is None  # not fp32

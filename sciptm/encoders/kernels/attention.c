@@ -1,5 +1,6 @@
 /* Kernels of sciptm's lean inference forward (int8/fp32 embed on CPU): fused attention over packed short
- * sequences, and an in-place GELU (sciptm_gelu_erf, at the end of the file).
+ * sequences, an in-place GELU (sciptm_gelu_erf) and a residual add + LayerNorm (sciptm_add_layernorm), the
+ * last two at the end of the file.
  *
  * One call per layer does, for every sequence of every group and every head, what
  * F.scaled_dot_product_attention(q, k, v) does without a mask:
@@ -32,7 +33,7 @@
 
 int sciptm_attention_isa(void) { return SCIPTM_AVX2; }
 
-int sciptm_attention_version(void) { return 2; }
+int sciptm_attention_version(void) { return 3; }
 
 #if SCIPTM_AVX2
 /* exp(x) for 8 floats: Cephes expf (range reduction by ln 2 in two parts, degree-5 polynomial), relative
@@ -416,4 +417,51 @@ void sciptm_gelu_erf(float *x, int64_t n) {
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu256(_mm256_loadu_ps(x + i)));
 #endif
     for (; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+/* In place: h[r] <- LayerNorm(h[r] + x[r]) * gamma + beta for each of `rows` rows of d floats (the residual
+ * add and nn.LayerNorm fused: mean, then the mean of squared deviations (biased), then the affine map). */
+void sciptm_add_layernorm(float *h, const float *x, const float *gamma, const float *beta, int64_t rows,
+                          int64_t d, float eps) {
+    for (int64_t r = 0; r < rows; ++r) {
+        float *y = h + r * d;
+        const float *xr = x + r * d;
+        int64_t c = 0;
+        float sum = 0.0f, sq = 0.0f;
+#if SCIPTM_AVX2
+        __m256 acc = _mm256_setzero_ps();
+        for (; c + 8 <= d; c += 8) {
+            __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + c), _mm256_loadu_ps(xr + c));
+            _mm256_storeu_ps(y + c, v);
+            acc = _mm256_add_ps(acc, v);
+        }
+        sum = hsum256(acc);
+#endif
+        for (; c < d; ++c) {
+            y[c] += xr[c];
+            sum += y[c];
+        }
+        const float mean = sum / (float)d;
+        c = 0;
+#if SCIPTM_AVX2
+        const __m256 vm = _mm256_set1_ps(mean);
+        acc = _mm256_setzero_ps();
+        for (; c + 8 <= d; c += 8) {
+            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(y + c), vm);
+            acc = _mm256_fmadd_ps(v, v, acc);
+        }
+        sq = hsum256(acc);
+#endif
+        for (; c < d; ++c) sq += (y[c] - mean) * (y[c] - mean);
+        const float inv = 1.0f / sqrtf(sq / (float)d + eps);
+        c = 0;
+#if SCIPTM_AVX2
+        const __m256 vi = _mm256_set1_ps(inv);
+        for (; c + 8 <= d; c += 8) {
+            __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(y + c), vm), vi);
+            _mm256_storeu_ps(y + c, _mm256_fmadd_ps(v, _mm256_loadu_ps(gamma + c), _mm256_loadu_ps(beta + c)));
+        }
+#endif
+        for (; c < d; ++c) y[c] = (y[c] - mean) * inv * gamma[c] + beta[c];
+    }
 }
