@@ -6,6 +6,10 @@ lean int8 forward alone (:meth:`LeanEncoder.embed_sequences` on the length-sorte
 ``torch.profiler`` pass over the forward gives the shares of its operators (the profiler inflates absolute times;
 the shares are applied to the forward's own CPU time).
 
+``--fused ab`` (the default) measures the forward and ``embed`` with the C kernels of
+:mod:`sciptm.encoders.fused_attention` off and on (``SCIPTM_FUSED_ATTENTION=0/1``), the repeats interleaved
+(off, on, off, on...) so both see the same load, and profiles both; ``--fused on``/``off`` only one side.
+
 Usage::
 
     OMP_NUM_THREADS=1 nice python benchmarks/speed/profile_embed.py --n 2000
@@ -29,7 +33,10 @@ def main() -> None:
     ap.add_argument("--skip", type=int, default=20000, help="first MOSES row used")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--top", type=int, default=10)
+    ap.add_argument("--fused", choices=["ab", "on", "off"], default="ab",
+                    help="SCIPTM_FUSED_ATTENTION: both (interleaved A/B), or one side")
     args = ap.parse_args()
+    sides = {"ab": ["0", "1"], "on": ["1"], "off": ["0"]}[args.fused]
 
     import torch
     from torch.profiler import ProfilerActivity, profile
@@ -43,13 +50,18 @@ def main() -> None:
     enc.embed(smiles[:256], quantize="int8", progress=False)  # int8 copy made, kernels built
     n = len(smiles)
 
-    def cpu_ms(fn):
-        times = []
+    def cpu_ms(fn, modes=("",)):
+        """Median CPU ms per molecule of ``fn`` for each value of SCIPTM_FUSED_ATTENTION in ``modes``
+        (``""``: whatever is set), the repeats interleaved."""
+        times: dict[str, list[float]] = {m: [] for m in modes}
         for _ in range(args.repeats):
-            c = time.process_time()
-            fn()
-            times.append((time.process_time() - c) * 1e3 / n)
-        return statistics.median(times)
+            for m in modes:
+                if m:
+                    os.environ["SCIPTM_FUSED_ATTENTION"] = m
+                c = time.process_time()
+                fn()
+                times[m].append((time.process_time() - c) * 1e3 / n)
+        return {m: statistics.median(v) for m, v in times.items()}
 
     load = os.getloadavg()[0]
     texts = enc.prepare(smiles).texts
@@ -60,27 +72,38 @@ def main() -> None:
     def forward():
         return lean.embed_sequences(seqs, enc.pooling, 4096, fixed_shapes=True, max_rows=256)
 
-    stages = {"embed (end to end)": cpu_ms(lambda: enc.embed(smiles, quantize="int8", progress=False)),
-              "RDKit validation + canonical SMILES": cpu_ms(lambda: enc.prepare(smiles)),
-              "token ids": cpu_ms(lambda: token_ids(enc, texts)),
-              "int8 lean forward": cpu_ms(forward)}
-    rest = stages["embed (end to end)"] - sum(v for k, v in stages.items() if k != "embed (end to end)")
+    whole = cpu_ms(lambda: enc.embed(smiles, quantize="int8", progress=False), sides)
+    rdkit = cpu_ms(lambda: enc.prepare(smiles))[""]
+    tok = cpu_ms(lambda: token_ids(enc, texts))[""]
+    fwd = cpu_ms(forward, sides)
     tokens = sum(len(s) for s in seqs) / n
     print(f"{n} MOSES SMILES, {tokens:.1f} tokens/molecule, 1 thread, load average {load:.2f} -> "
           f"{os.getloadavg()[0]:.2f}")
-    for k, v in stages.items():
-        print(f"  {k:40s} {v:6.3f} ms CPU/molecule")
-    print(f"  {'rest (sorting, packing, output)':40s} {rest:6.3f} ms CPU/molecule")
+    for m in sides:
+        print(f"SCIPTM_FUSED_ATTENTION={m} ({'C kernels' if m == '1' else 'PyTorch attention, GELU, LayerNorm'}):")
+        rest = whole[m] - rdkit - tok - fwd[m]
+        for k, v in [("embed (end to end)", whole[m]), ("RDKit validation + canonical SMILES", rdkit),
+                     ("token ids", tok), ("int8 lean forward", fwd[m]), ("rest (sorting, packing, output)", rest)]:
+            print(f"  {k:40s} {v:6.3f} ms CPU/molecule")
+    if len(sides) == 2:
+        print(f"on/off: embed {whole['1'] / whole['0']:.3f}, forward {fwd['1'] / fwd['0']:.3f}")
 
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        forward()
-    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
-    total = sum(e.self_cpu_time_total for e in events)
-    print(f"int8 lean forward, operator shares (torch.profiler), applied to its {stages['int8 lean forward']:.3f} ms:")
-    for e in events[: args.top]:
-        share = e.self_cpu_time_total / total
-        print(f"  {e.key:52s} {100 * share:5.1f}%  {share * stages['int8 lean forward']:6.3f} ms  calls {e.count}")
-
+    for m in sides:
+        os.environ["SCIPTM_FUSED_ATTENTION"] = m
+        c = time.process_time()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            forward()
+        spent = (time.process_time() - c) * 1e6  # us of CPU in the profiled pass (profiler overhead included)
+        events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+        ops = sum(e.self_cpu_time_total for e in events)
+        print(f"SCIPTM_FUSED_ATTENTION={m}: int8 lean forward, shares of the profiled pass's CPU time (torch.profiler "
+              f"operators; the rest is outside every operator: the C kernels via ctypes, Python, the profiler), "
+              f"applied to its {fwd[m]:.3f} ms:")
+        for e in events[: args.top]:
+            share = e.self_cpu_time_total / spent
+            print(f"  {e.key:52s} {100 * share:5.1f}%  {share * fwd[m]:6.3f} ms  calls {e.count}")
+        rest = max(0.0, 1 - ops / spent)
+        print(f"  {'outside operators (C kernels, Python)':52s} {100 * rest:5.1f}%  {rest * fwd[m]:6.3f} ms")
 
 if __name__ == "__main__":
     main()
