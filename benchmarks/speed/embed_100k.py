@@ -72,6 +72,7 @@ def main() -> None:
     from transformers import AutoModel, AutoTokenizer
 
     import sciptm
+    from sciptm.encoders.fused_attention import kernel as fused_kernels
     from sciptm.encoders.hub import resolve_name
 
     torch.set_num_threads(args.threads)
@@ -128,6 +129,7 @@ def main() -> None:
                    "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                    "raw_loop": {"n": len(head), "raw_seconds": t_raw, "sciptm_seconds": t_ours, "ratio": t_raw / t_ours},
                    "load_avg_start": start_load, "load_avg_end": os.getloadavg()[0],
+                   "fused_kernels": fused_kernels() is not None,
                    "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "command": " ".join(["python", "benchmarks/speed/embed_100k.py", *sys.argv[1:]])}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -297,6 +297,14 @@ def embed(args) -> dict[str, Any]:
         t_stock, c_stock, _ = cpu_timed(lambda: enc.embed(smiles, progress=False, quantize="int8"))
     finally:
         os.environ.pop("SCIPTM_LEAN_FORWARD", None)
+    # the lean forward without its C kernels (fused attention, GELU, add + LayerNorm): PyTorch's ops instead
+    from sciptm.encoders.fused_attention import kernel as fused_kernels
+    fused_on = fused_kernels() is not None
+    os.environ["SCIPTM_FUSED_ATTENTION"] = "0"
+    try:
+        t_nofused, c_nofused, int8_nofused = cpu_timed(lambda: enc.embed(smiles, progress=False, quantize="int8"))
+    finally:
+        os.environ.pop("SCIPTM_FUSED_ATTENTION", None)
     cos = lambda a, b: float(np.min((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)))  # noqa
     n = len(smiles)
     # the physical floor: forward FLOPs per molecule (real tokens only) over the machine's ceilings
@@ -327,7 +335,10 @@ def embed(args) -> dict[str, Any]:
             "cpu_s": {"raw": c_raw, "fp32": c_fp32, "int8": c_int8, "int8_lean_off": c_stock},
             "int8_lean_off_mol_per_s": n / t_stock, "lean_speedup_int8_cpu": c_stock / c_int8,
             "ratio_int8_cpu": c_raw / c_int8, "ratio_fp32_cpu": c_raw / c_fp32,
-            "estimate_1M_min_2cores_int8_cpu_time": 1e6 * c_int8 / n / 60 / cores}
+            "estimate_1M_min_2cores_int8_cpu_time": 1e6 * c_int8 / n / 60 / cores,
+            "fused_kernels": fused_on, "int8_fused_off_cpu_s": c_nofused, "int8_fused_off_mol_per_s": n / t_nofused,
+            "fused_speedup_int8_cpu": c_nofused / c_int8,
+            "min_cosine_int8_fused_off_vs_fp32": cos(int8_nofused, fp32)}
 
 
 def _int8_linear_ops() -> float:
@@ -741,6 +752,10 @@ def markdown(results: dict[str, Any]) -> str:
             row("  int8 CPU ms/molecule: lean forward vs the transformers model (SCIPTM_LEAN_FORWARD=0)",
                 f"{1e3 * e['cpu_s']['int8'] / e['n']:.2f}", f"{1e3 * e['cpu_s']['int8_lean_off'] / e['n']:.2f}",
                 f"{e['lean_speedup_int8_cpu']:.2f}x", "")
+        if "fused_speedup_int8_cpu" in e:
+            row("  int8 CPU ms/molecule: C kernels on vs off (SCIPTM_FUSED_ATTENTION=0; cosine to fp32 "
+                f"{e['min_cosine_int8_fused_off_vs_fp32']:.5f} off)", f"{1e3 * e['cpu_s']['int8'] / e['n']:.2f}",
+                f"{1e3 * e['int8_fused_off_cpu_s'] / e['n']:.2f}", f"{e['fused_speedup_int8_cpu']:.2f}x", "")
     if "pretrain" in r:
         p = r["pretrain"]
         if "ceiling_gflops_here" in p:
