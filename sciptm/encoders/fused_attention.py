@@ -14,7 +14,9 @@ CPU's flags. The library is written to a temporary file and renamed into place, 
 once never load a half-written file. When there is no compiler, the compile fails, the CPU lacks AVX2/FMA or
 ``SCIPTM_FUSED_ATTENTION=0``, :func:`kernel` returns ``None`` (the reason logged once at INFO) and callers
 keep PyTorch's attention. The same library has an in-place erf GELU (:func:`gelu_`) and a fused residual add +
-LayerNorm (:func:`add_layernorm_`), which the lean forward runs after attention when the kernel is on. Inference only (no autograd).
+LayerNorm (:func:`add_layernorm_`), which the lean forward runs after attention when the kernel is on.
+Inference only (no autograd). With ``torch.get_num_threads() > 1`` the work of one call is split (whole
+sequences, or rows) over that many threads (the ``ctypes`` calls release the GIL).
 
 >>> import torch
 >>> qkv = torch.randn(10, 3 * 2 * 8)  # two sequences of 5 tokens, 2 heads of 8
@@ -33,7 +35,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +182,50 @@ def group_table(groups: Sequence[tuple[int, int, int]]) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(groups, dtype=np.int64).reshape(-1, 3))
 
 
+#: work below this many rows (or 16-float blocks for GELU) stays on the calling thread
+_SPLIT_MIN_ROWS = 256
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _threads() -> int:
+    import torch
+
+    return max(1, int(torch.get_num_threads()))
+
+
+def _run(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` (ctypes calls: they release the GIL) at once on a small thread pool, the first on this
+    thread."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    pool = _pools.get(len(calls))
+    if pool is None:
+        with _lock:
+            pool = _pools.setdefault(len(calls), ThreadPoolExecutor(len(calls) - 1, "sciptm-kernel"))
+    futures = [pool.submit(c) for c in calls[1:]]
+    first = calls[0]()
+    return [first, *[f.result() for f in futures]]
+
+
+def split_groups(groups: np.ndarray, parts: int) -> list[np.ndarray]:
+    """``groups`` cut into at most ``parts`` tables of whole sequences with about equal attention work
+    (``length^2`` per sequence), for one thread each."""
+    if parts <= 1 or len(groups) == 0 or int(groups[:, 1].sum()) < 2:
+        return [groups]
+    counts = groups[:, 1]
+    lengths = np.repeat(groups[:, 2], counts)
+    firsts = np.repeat(groups[:, 0], counts) + (np.arange(len(lengths)) - np.repeat(np.cumsum(counts) - counts,
+                                                                                   counts)) * lengths
+    cost = np.cumsum(lengths.astype(np.float64) ** 2)
+    cuts = np.searchsorted(cost, cost[-1] * np.arange(1, parts) / parts)
+    out = []
+    for piece in np.split(np.arange(len(lengths)), np.unique(cuts)):
+        if len(piece):
+            out.append(np.ascontiguousarray(np.stack([firsts[piece], np.ones(len(piece), np.int64),
+                                                      lengths[piece]], axis=1)))
+    return out
+
+
 def packed_attention(qkv: Any, out: Any, groups: np.ndarray, heads: int, lib: ctypes.CDLL) -> None:
     """Attention of every packed sequence of one layer, written into ``out`` (no checks: see
     :func:`attention_or_none`).
@@ -192,10 +240,12 @@ def packed_attention(qkv: Any, out: Any, groups: np.ndarray, heads: int, lib: ct
     """
     d = out.shape[1]
     head_dim = d // heads
-    rc = lib.sciptm_packed_attention(qkv.data_ptr(), out.data_ptr(), groups.ctypes.data, len(groups), heads,
-                                     head_dim, head_dim ** -0.5)
-    if rc != 0:
-        raise MemoryError(f"fused attention kernel failed (code {rc}) on {len(groups)} groups")
+    threads = _threads() if qkv.shape[0] >= _SPLIT_MIN_ROWS else 1
+    tables = split_groups(groups, threads)
+    fn, src, dst, scale = lib.sciptm_packed_attention, qkv.data_ptr(), out.data_ptr(), head_dim ** -0.5
+    codes = _run([lambda t=t: fn(src, dst, t.ctypes.data, len(t), heads, head_dim, scale) for t in tables])
+    if any(codes):
+        raise MemoryError(f"fused attention kernel failed (codes {codes}) on {len(groups)} groups")
 
 
 def usable(qkv: Any, heads: int) -> bool:
@@ -219,7 +269,10 @@ def gelu_(x: Any, lib: ctypes.CDLL) -> bool:
 
     if not (x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous() and not x.requires_grad):
         return False
-    lib.sciptm_gelu_erf(x.data_ptr(), x.numel())
+    n, ptr = x.numel(), x.data_ptr()
+    parts = min(_threads(), max(1, n // (1024 * _SPLIT_MIN_ROWS)))
+    bounds = [n * k // parts // 16 * 16 for k in range(parts)] + [n]
+    _run([lambda a=a, b=b: lib.sciptm_gelu_erf(ptr + 4 * a, b - a) for a, b in pairwise(bounds)])
     return True
 
 
@@ -238,8 +291,12 @@ def add_layernorm_(h: Any, x: Any, norm: Any, lib: ctypes.CDLL) -> bool:
         return False
     if x.shape != h.shape or h.requires_grad or x.requires_grad or (torch.is_grad_enabled() and w.requires_grad):
         return False
-    lib.sciptm_add_layernorm(h.data_ptr(), x.data_ptr(), w.data_ptr(), b.data_ptr(), h.shape[0], h.shape[1],
-                             float(norm.eps))
+    rows, d = h.shape
+    parts = min(_threads(), max(1, rows // _SPLIT_MIN_ROWS))
+    bounds = [rows * k // parts for k in range(parts + 1)]
+    hp, xp, wp, bp, eps = h.data_ptr(), x.data_ptr(), w.data_ptr(), b.data_ptr(), float(norm.eps)
+    _run([lambda a=a, z=z: lib.sciptm_add_layernorm(hp + 4 * a * d, xp + 4 * a * d, wp, bp, z - a, d, eps)
+          for a, z in pairwise(bounds)])
     return True
 
 
@@ -266,5 +323,5 @@ def attention_or_none(qkv: Any, groups: Sequence[tuple[int, int, int]] | np.ndar
     return out
 
 
-__all__ = ["CFLAGS", "add_layernorm_", "attention_or_none", "build", "compiler", "cpu_flags", "gelu_", "group_table", "kernel",
-           "library_path", "packed_attention", "reset", "source_text", "usable"]
+__all__ = ["CFLAGS", "add_layernorm_", "attention_or_none", "build", "compiler", "cpu_flags", "gelu_", "group_table",
+           "kernel", "library_path", "packed_attention", "reset", "source_text", "split_groups", "usable"]

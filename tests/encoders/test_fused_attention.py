@@ -84,6 +84,31 @@ def test_kernel_matches_sdpa_on_packed_sequences(heads, head_dim):
 
 
 @needs_cc
+def test_threads_split_the_work_and_give_the_same_result():
+    lib = fa.kernel()
+    qkv, groups = _packed(8, 32, seed=3)
+    one = fa.attention_or_none(qkv, groups, 8)
+    tables = fa.split_groups(fa.group_table(groups), 3)
+    assert 2 <= len(tables) <= 3 and sum(len(t) for t in tables) == sum(c for _, c, _ in groups)  # whole sequences
+    seqs = {(int(f), int(t)) for tab in tables for f, c, t in tab}
+    assert seqs == {(f + k * t, t) for f, c, t in groups for k in range(c)}
+    h, x, big = torch.randn(700, 256), torch.randn(700, 256), torch.randn(700, 1024) * 3  # 2 parts each
+    norm = torch.nn.LayerNorm(256)
+    g1, n1 = big.clone(), h.clone()
+    with torch.inference_mode():
+        fa.gelu_(g1, lib), fa.add_layernorm_(n1, x, norm, lib)
+        before = torch.get_num_threads()
+        torch.set_num_threads(2)
+        try:
+            two = fa.attention_or_none(qkv, groups, 8)
+            g2, n2 = big.clone(), h.clone()
+            fa.gelu_(g2, lib), fa.add_layernorm_(n2, x, norm, lib)
+        finally:
+            torch.set_num_threads(before)
+    assert torch.equal(one, two) and torch.equal(g1, g2) and torch.equal(n1, n2)
+
+
+@needs_cc
 def test_gelu_matches_torch_everywhere():
     lib = fa.kernel()
     grid = torch.cat([torch.linspace(-12, 12, 1_000_003), torch.linspace(-300, 300, 100_001), torch.randn(5000) * 3,
