@@ -36,6 +36,7 @@ from sciptm.cli.config import (
 )
 from sciptm.errors import MissingFileError
 
+
 class _RootGroup(TyperGroup):
     """The ``sciptm`` group: tidies every command's ``--help`` once before running (see :func:`_tidy_help`)."""
 
@@ -464,6 +465,8 @@ def embed(
                                            "written chunk by chunk.")] = Path("embeddings.npy"),
     errors: Annotated[str, typer.Option(help="raise or skip")] = "raise",
     batch_size: Annotated[int, typer.Option(help="Inputs per forward pass.")] = 256,
+    quantize: Annotated[str, typer.Option(help="none, or int8: a dynamically quantized copy of the linear layers "
+                                               "on CPU (faster; embeddings within cosine 0.999 of fp32).")] = "none",
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
 ) -> None:
@@ -473,6 +476,9 @@ def embed(
     from sciptm import Encoder
 
     s = resolve(ctx, required=_required(ctx))
+    if s["quantize"] not in ("none", "int8"):
+        raise ConfigError(f"--quantize must be 'none' or 'int8', not {s['quantize']!r}")
+    quantize = None if s["quantize"] == "none" else s["quantize"]
     frame = _read_csv(s["inputs"])
     check_writable(s["out"], folder=False)
     enc = Encoder.from_pretrained(s["encoder"])
@@ -483,10 +489,12 @@ def embed(
     out.parent.mkdir(parents=True, exist_ok=True)
     write_resolved(s, out, folder=False)
     if out.suffix in (".npy", ".csv"):  # streamed chunk by chunk: finished rows are on disk, memory stays bounded
-        X = enc.embed(frame[s["column"]], batch_size=s["batch_size"], errors=s["errors"], progress=True, out=out)
+        X = enc.embed(frame[s["column"]], batch_size=s["batch_size"], errors=s["errors"], progress=True, out=out,
+                      quantize=quantize)
         shape = X.shape if hasattr(X, "shape") else (len(frame), enc.hidden_size)
     else:
-        X = enc.embed(frame[s["column"]], batch_size=s["batch_size"], errors=s["errors"], progress=True)
+        X = enc.embed(frame[s["column"]], batch_size=s["batch_size"], errors=s["errors"], progress=True,
+                      quantize=quantize)
         np.save(out, X)
         shape = X.shape
     typer.echo(f"wrote {out} {tuple(shape)}")

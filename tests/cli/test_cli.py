@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from cli_helpers import cli
 
 from sciptm import Encoder
 from sciptm.cli.config import RESOLVED_NAME, as_list, resolved_path
 from sciptm.cli.main import _key_values, main
-from cli_helpers import cli
 
 
 def user_error(capsys, *args: str) -> str:
@@ -50,6 +50,21 @@ def test_config_keys_are_flags_and_flags_win(esol, tmp_path, capsys) -> None:
     (tmp_path / "again.yaml").write_text(yaml.safe_dump(resolved))
     assert cli(capsys, "embed", "--config", tmp_path / "again.yaml")[0] == 0
     np.testing.assert_allclose(np.load(tmp_path / "b.npy"), X, rtol=1e-5, atol=1e-6)
+
+
+def test_embed_quantize_int8_matches_fp32(esol, tmp_path, capsys) -> None:
+    csv, enc = esol / "esol40.csv", esol / "enc"
+    assert cli(capsys, "embed", csv, "--encoder", enc, "--out", tmp_path / "fp32.npy")[0] == 0
+    code, _, err = cli(capsys, "embed", csv, "--encoder", enc, "--out", tmp_path / "int8.npy", "--quantize", "int8")
+    assert code == 0, err
+    a, b = np.load(tmp_path / "fp32.npy"), np.load(tmp_path / "int8.npy")
+    assert a.shape == b.shape == (40, a.shape[1]) and not np.array_equal(a, b)  # the int8 copy really ran
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cos.min() > 0.999, cos.min()
+    resolved = yaml.safe_load((tmp_path / f"int8.{RESOLVED_NAME}").read_text())
+    assert resolved["quantize"] == "int8"
+    assert "--quantize must be 'none' or 'int8', not 'fp16'" in user_error(capsys, "embed", csv, "--encoder", enc,
+                                                                           "--quantize", "fp16")
 
 
 def test_user_errors_are_one_line(esol, tmp_path, capsys) -> None:
