@@ -1,7 +1,6 @@
 """The fused C attention kernel of the lean embed (sciptm.encoders.fused_attention) against PyTorch's SDPA."""
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import subprocess
@@ -28,20 +27,8 @@ def _fresh_kernel_state():
 
 
 @pytest.fixture(scope="module")
-def moses_smiles(chem_dir) -> list[str]:
-    out = []
-    with gzip.open(chem_dir / "moses_train.csv.gz", "rt") as fh:
-        col = fh.readline().strip().split(",").index("SMILES")
-        for line in fh:
-            out.append(line.rstrip("\n").split(",")[col])
-            if len(out) == 200:
-                break
-    return out
-
-
-@pytest.fixture(scope="module")
-def small() -> sciptm.Encoder:
-    return sciptm.Encoder.from_pretrained("sciptm/smiles-small")
+def moses_smiles(moses_head) -> list[str]:
+    return moses_head
 
 
 def _sdpa(qkv: torch.Tensor, groups, heads: int, out: torch.Tensor) -> torch.Tensor:

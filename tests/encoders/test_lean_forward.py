@@ -1,7 +1,6 @@
 """The lean BERT-family forward (sciptm.encoders.lean) against the transformers forward it replaces."""
 from __future__ import annotations
 
-import gzip
 import logging
 
 import numpy as np
@@ -14,20 +13,8 @@ from sciptm.encoders.lean import LeanEncoder, is_supported, lean_or_none, regex_
 
 
 @pytest.fixture(scope="module")
-def moses_smiles(chem_dir) -> list[str]:
-    out = []
-    with gzip.open(chem_dir / "moses_train.csv.gz", "rt") as fh:
-        col = fh.readline().strip().split(",").index("SMILES")
-        for line in fh:
-            out.append(line.rstrip("\n").split(",")[col])
-            if len(out) == 160:
-                break
-    return out
-
-
-@pytest.fixture(scope="module")
-def small() -> sciptm.Encoder:
-    return sciptm.Encoder.from_pretrained("sciptm/smiles-small")
+def moses_smiles(moses_head) -> list[str]:
+    return moses_head[:160]
 
 
 def _reference(enc: sciptm.Encoder, texts: list[str]) -> torch.Tensor:
