@@ -153,7 +153,7 @@ def main() -> dict:
         lines += ["", f"**Does a published checkpoint beat the best classical baseline ({', '.join(classical)})?** "
                   + ("Yes: " + "; ".join(field_verdict) if field_verdict else "No, on none of the tasks run.")]
     (HERE / "results" / "comparison.md").write_text("\n".join(lines) + "\n")
-    write_readme_block(lines[lines.index("## " + next(iter(FIELDS))) if "## chem" in lines else 0:])
+    write_readme_block(lines[next(i for i, line in enumerate(lines) if line.startswith("## ")):])  # the grids
     (HERE / "results" / "comparison.json").write_text(json.dumps(report, indent=1))
     print("\n".join(lines))
     return report
