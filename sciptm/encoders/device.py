@@ -10,10 +10,25 @@ CPU into fp32 with a warning (it never silently runs the slow path, and never re
 from __future__ import annotations
 
 import logging
+import platform
 import warnings
 from functools import lru_cache
 
 logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> str:
+    """The CPU's feature flags, sorted (the ``flags``/``Features`` line of ``/proc/cpuinfo`` on Linux), else the
+    platform's processor description."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return " ".join(sorted(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()}"
 
 
 @lru_cache(maxsize=1)
@@ -26,12 +41,7 @@ def cpu_has_bf16() -> bool:
             return True
     except Exception:  # noqa: BLE001 - private op missing in some builds: fall back to the flags
         pass
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+    return any(f in cpu_flags().split() for f in ("avx512_bf16", "amx_bf16"))
 
 
 def resolve_precision(requested: str, on_cpu: bool) -> str:
@@ -46,4 +56,4 @@ def resolve_precision(requested: str, on_cpu: bool) -> str:
     return requested
 
 
-__all__ = ["cpu_has_bf16", "resolve_precision"]
+__all__ = ["cpu_flags", "cpu_has_bf16", "resolve_precision"]

@@ -30,7 +30,6 @@ import ctypes
 import hashlib
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -43,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from sciptm.encoders.device import cpu_flags
 from sciptm.settings import cache_root, flag
 
 logger = logging.getLogger(__name__)
@@ -76,18 +76,6 @@ def _compiler_version(cc: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
-
-
-def cpu_flags() -> str:
-    """The CPU's feature flags (``/proc/cpuinfo`` on Linux), else the platform's processor description."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith(("flags", "Features")):
-                    return " ".join(sorted(line.split(":", 1)[1].split()))
-    except OSError:
-        pass
-    return f"{platform.machine()} {platform.processor()}"
 
 
 def library_path(cc: str, version: str) -> Path:
