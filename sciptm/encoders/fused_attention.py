@@ -57,9 +57,9 @@ _lock = threading.Lock()
 _state: dict[str, Any] = {}
 
 
-def source_text() -> str:
-    """The C source shipped in the package (``sciptm/encoders/kernels/attention.c``)."""
-    return (Path(__file__).parent / "kernels" / _SOURCE).read_text(encoding="utf-8")
+def source_text(source: str = _SOURCE) -> str:
+    """The C source ``source`` shipped in the package (``sciptm/encoders/kernels/attention.c`` by default)."""
+    return (Path(__file__).parent / "kernels" / source).read_text(encoding="utf-8")
 
 
 def compiler() -> str | None:
@@ -78,14 +78,16 @@ def _compiler_version(cc: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def library_path(cc: str, version: str) -> Path:
-    """Where the library compiled by ``cc`` (``--version`` output ``version``) for this CPU lives in the cache."""
-    key = "\0".join([source_text(), " ".join(CFLAGS), version, cpu_flags()])
+def library_path(cc: str, version: str, source: str = _SOURCE) -> Path:
+    """Where the library of ``source`` compiled by ``cc`` (``--version`` output ``version``) for this CPU lives in
+    the cache."""
+    key = "\0".join([source_text(source), " ".join(CFLAGS), version, cpu_flags()])
     return cache_root() / "kernels" / f"{hashlib.sha256(key.encode()).hexdigest()}.so"
 
 
-def build(cc: str | None = None) -> Path:
-    """Compile the kernel into the cache (a no-op when it is there) and return the library's path.
+def build(cc: str | None = None, source: str = _SOURCE) -> Path:
+    """Compile the kernel source ``source`` (a file of ``kernels/``) into the cache (a no-op when it is there) and
+    return the library's path.
 
     Raises ``RuntimeError`` (with the compiler's message) when there is no compiler or the compile fails. The
     output goes to a temporary file in the same folder and is renamed into place (atomic on POSIX), so a
@@ -98,13 +100,13 @@ def build(cc: str | None = None) -> Path:
     version = _compiler_version(cc)
     if version is None:
         raise RuntimeError(f"{cc} --version failed")
-    path = library_path(cc, version)
+    path = library_path(cc, version, source)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
-        src = Path(tmp) / _SOURCE
-        src.write_text(source_text(), encoding="utf-8")
+        src = Path(tmp) / source
+        src.write_text(source_text(source), encoding="utf-8")
         lib = Path(tmp) / path.name
         cmd = [cc, *CFLAGS, "-o", str(lib), str(src), "-lm"]
         try:
