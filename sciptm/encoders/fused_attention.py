@@ -133,6 +133,7 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.sciptm_add_layernorm.restype = None
     lib.sciptm_add_layernorm.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                          ctypes.c_int64, ctypes.c_int64, ctypes.c_float]
+    _load_int8(lib)
     return lib
 
 
@@ -315,3 +316,166 @@ def attention_or_none(qkv: Any, groups: Sequence[tuple[int, int, int]] | np.ndar
 
 __all__ = ["CFLAGS", "add_layernorm_", "attention_or_none", "build", "compiler", "cpu_flags", "gelu_", "group_table",
            "kernel", "library_path", "packed_attention", "reset", "source_text", "split_groups", "usable"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# int8 linear layers (u8 activations quantized per row x s8 weights per output channel), used by the lean forward
+# of int8 ``embed``: one call per block does everything after attention in L2-sized row chunks.
+
+_VP, _I64, _F32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+#: row split granularity of the int8 calls over threads (the C side's chunk)
+_INT8_CHUNK = 48
+
+
+def _load_int8(lib: ctypes.CDLL) -> None:
+    lib.sciptm_int8_isa.restype = ctypes.c_int
+    lib.sciptm_int8_isa.argtypes = []
+    lib.sciptm_quantize_rows.restype = None
+    lib.sciptm_quantize_rows.argtypes = [_VP, _I64, _I64, _VP, _VP, _VP]
+    lib.sciptm_qlinear.restype = ctypes.c_int
+    lib.sciptm_qlinear.argtypes = [_VP, _VP, _VP, _I64, _I64, _VP, _VP, _VP, _VP, _I64, _VP]
+    lib.sciptm_int8_finish.restype = ctypes.c_int
+    lib.sciptm_int8_finish.argtypes = [_VP, _VP, _VP, _VP, _VP, _I64, _I64, _I64, _VP, _F32, _F32]
+
+
+class PackedLinear:
+    """An int8 ``Linear`` in the kernel's layout: s8 weights ``[N/16][K/4][16][4]``, their row sums, one fp32
+    scale per output channel and the fp32 bias (the tensors are kept alive here; the kernel reads their memory)."""
+
+    def __init__(self, q: Any, scale: Any, bias: Any):
+        import torch
+
+        n, k = q.shape
+        self.in_features, self.out_features = int(k), int(n)
+        self.packed = q.reshape(n // 16, 16, k // 4, 4).permute(0, 2, 1, 3).contiguous()
+        self.colsum = q.sum(1, dtype=torch.int32).contiguous()
+        self.scale = scale.to(torch.float32).contiguous()
+        self.bias = (bias if bias is not None else torch.zeros(n)).detach().to(torch.float32).contiguous()
+
+    def pointers(self) -> list[int]:
+        return [self.packed.data_ptr(), self.colsum.data_ptr(), self.scale.data_ptr(), self.bias.data_ptr()]
+
+
+def pack_linear(module: Any) -> PackedLinear | None:
+    """:class:`PackedLinear` of a dynamic-int8 ``Linear`` (``torch.ao.nn.quantized.dynamic.Linear``) with
+    symmetric qint8 weights (per channel or per tensor), or ``None`` for anything else / unsupported shapes
+    (``out_features % 16``, ``in_features % 4``). The weights are the module's own int8 values and scales."""
+    import torch
+
+    weight = getattr(module, "weight", None)
+    if not callable(weight) or not callable(getattr(module, "bias", None)):
+        return None
+    try:
+        w = weight()
+    except (RuntimeError, TypeError):
+        return None
+    if not (isinstance(w, torch.Tensor) and w.is_quantized and w.dtype == torch.qint8 and w.dim() == 2):
+        return None
+    n, k = w.shape
+    if n % 16 or k % 4 or k < 4:
+        return None
+    if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+        if w.q_per_channel_axis() != 0 or bool(w.q_per_channel_zero_points().ne(0).any()):
+            return None
+        scale = w.q_per_channel_scales()
+    elif w.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+        if w.q_zero_point() != 0:
+            return None
+        scale = torch.full((n,), w.q_scale(), dtype=torch.float64)
+    else:
+        return None
+    return PackedLinear(w.int_repr(), scale, module.bias())
+
+
+class PackedBlock:
+    """The int8 layers and norms of one lean block, as :func:`int8_finish` reads them."""
+
+    def __init__(self, qkv: PackedLinear, out: PackedLinear, up: PackedLinear, down: PackedLinear,
+                 norm1: Any, norm2: Any):
+        self.qkv, self.out, self.up, self.down = qkv, out, up, down
+        self.norms = (norm1.weight.detach().contiguous(), norm1.bias.detach().contiguous(),
+                      norm2.weight.detach().contiguous(), norm2.bias.detach().contiguous())
+        self.eps = (float(norm1.eps), float(norm2.eps))
+        ptrs = [*out.pointers(), *up.pointers(), *down.pointers(), *(t.data_ptr() for t in self.norms)]
+        self.table = (ctypes.c_void_p * len(ptrs))(*ptrs)
+        self.d, self.ffn = out.out_features, up.out_features
+
+
+def pack_block(qkv: Any, out: Any, up: Any, down: Any, norm1: Any, norm2: Any) -> PackedBlock | None:
+    """:class:`PackedBlock` of a post-LayerNorm block's dynamic-int8 ``Linear`` layers (fused QKV, attention
+    output, up, down) and its two ``nn.LayerNorm`` (fp32, with weight and bias), or ``None`` when any part is
+    not of that kind or the widths do not fit the kernel (``d % 32``, ``ffn % 32``)."""
+    import torch
+
+    packs = [pack_linear(m) for m in (qkv, out, up, down)]
+    if any(p is None for p in packs):
+        return None
+    pq, po, pu, pd = packs
+    d, ffn = po.out_features, pu.out_features
+    shapes_ok = (pq.in_features == d and pq.out_features == 3 * d and po.in_features == d and pu.in_features == d
+                 and pd.in_features == ffn and pd.out_features == d and d % 32 == 0 and ffn % 32 == 0)
+    norms_ok = all(isinstance(n, torch.nn.LayerNorm) and n.weight is not None and n.bias is not None
+                   and tuple(n.normalized_shape) == (d,) and n.weight.dtype == torch.float32 for n in (norm1, norm2))
+    if not (shapes_ok and norms_ok):
+        return None
+    return PackedBlock(pq, po, pu, pd, norm1, norm2)
+
+
+def int8_available(lib: ctypes.CDLL | None) -> bool:
+    """Whether ``lib`` (:func:`kernel`) has the int8 path (AVX2, GCC-style inline assembly on x86-64)."""
+    return lib is not None and bool(lib.sciptm_int8_isa())
+
+
+def _row_bounds(rows: int) -> list[int]:
+    parts = min(_threads(), max(1, rows // _SPLIT_MIN_ROWS))
+    return [rows * k // parts // _INT8_CHUNK * _INT8_CHUNK for k in range(parts)] + [rows]
+
+
+def quantize_rows(x: Any, lib: ctypes.CDLL) -> tuple[Any, Any, Any]:
+    """``x`` (fp32 CPU contiguous ``rows x k``) as u8 in [0, 127] with a scale and zero point per row:
+    ``x ~ (q - zp) * scale``."""
+    import torch
+
+    rows, k = x.shape
+    q = torch.empty(rows, k, dtype=torch.uint8)
+    s = torch.empty(rows)
+    z = torch.empty(rows, dtype=torch.int32)
+    xp, qp, sp, zp = x.data_ptr(), q.data_ptr(), s.data_ptr(), z.data_ptr()
+    _run([lambda a=a, b=b: lib.sciptm_quantize_rows(xp + 4 * a * k, b - a, k, qp + a * k, sp + 4 * a, zp + 4 * a)
+          for a, b in pairwise(_row_bounds(rows))])
+    return q, s, z
+
+
+def qlinear(q: Any, s: Any, z: Any, w: PackedLinear, lib: ctypes.CDLL) -> Any:
+    """``((q - z) * s) @ W^T + bias`` (fp32 ``rows x out_features``) for activations from :func:`quantize_rows`."""
+    import torch
+
+    rows, k = q.shape
+    n = w.out_features
+    out = torch.empty(rows, n)
+    qp, sp, zp, op = q.data_ptr(), s.data_ptr(), z.data_ptr(), out.data_ptr()
+    wp, cp, scp, bp = w.pointers()
+    codes = _run([lambda a=a, b=b: lib.sciptm_qlinear(qp + a * k, sp + 4 * a, zp + 4 * a, b - a, k, wp, cp, scp, bp,
+                                                       n, op + 4 * a * n)
+                  for a, b in pairwise(_row_bounds(rows))])
+    if any(codes):
+        raise RuntimeError(f"int8 linear kernel failed (codes {codes})")
+    return out
+
+
+def int8_finish(attn: Any, x: Any, q: Any, s: Any, z: Any, block: PackedBlock, lib: ctypes.CDLL) -> None:
+    """A block after attention, in place: ``x <- LN2(x' + down(GELU(up(x')))``, ``x' = LN1(x + out(attn))``,
+    and ``(q, s, z)`` <- :func:`quantize_rows` of the new ``x`` (for the next block's QKV); ``attn`` is used as
+    scratch. Every product on per-row u8 activations (see ``kernels/attention.c``)."""
+    rows, d = x.shape
+    ap, xp, qp, sp, zp = attn.data_ptr(), x.data_ptr(), q.data_ptr(), s.data_ptr(), z.data_ptr()
+    fn, table, ffn, (e1, e2) = lib.sciptm_int8_finish, block.table, block.ffn, block.eps
+    codes = _run([lambda a=a, b=b: fn(ap + 4 * a * d, xp + 4 * a * d, qp + a * d, sp + 4 * a, zp + 4 * a, b - a, d,
+                                      ffn, table, e1, e2)
+                  for a, b in pairwise(_row_bounds(rows))])
+    if any(codes):
+        raise RuntimeError(f"int8 block kernel failed (codes {codes})")
+
+
+__all__ += ["PackedBlock", "PackedLinear", "int8_available", "int8_finish", "pack_block", "pack_linear",
+            "qlinear", "quantize_rows"]

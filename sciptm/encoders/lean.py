@@ -55,6 +55,10 @@ SUPPORTED_TYPES = (*ROBERTA_TYPES, "bert")
 _GELU = {"gelu": "none", "gelu_pytorch_tanh": "tanh", "gelu_new": "tanh"}
 #: quantized engine of the int8 copy ``embed`` runs (packs of fixed row counts keep its kernels warm)
 INT8_ENGINE = "onednn"
+#: int8 copies run their linear layers in the C kernels of :mod:`sciptm.encoders.fused_attention` (per-row u8
+#: activations, the block after attention fused) when those kernels are on; ``False``: PyTorch's dynamic int8
+#: ``Linear`` (``INT8_ENGINE``) with the C attention/GELU/LayerNorm kernels (A/B benchmarks)
+INT8_KERNEL = True
 
 
 def unsupported_reason(model: nn.Module) -> str | None:
@@ -279,6 +283,10 @@ class LeanEncoder(nn.Module):
         d, h = self.hidden_size, self.heads
         fused = fused_attention.kernel()  # the C kernel (None: off or unavailable)
         table = fused_attention.group_table(groups)
+        packs = self._int8_packs(fused)
+        if packs is not None:  # int8 copy with the C kernels: the real rows only (no fixed shapes needed)
+            self._int8_blocks(x[:real], table, packs, fused)
+            return self._pool(x, groups, pooling)
         for block in self.blocks:
             qkv = block.project_qkv(x)
             attn = torch.empty(rows, d)
@@ -294,11 +302,43 @@ class LeanEncoder(nn.Module):
                 a = F.scaled_dot_product_attention(q, k, v)
                 attn[span].view(count, t, h, d // h).copy_(a.transpose(1, 2))
             x = block.finish(x, attn)
+        return self._pool(x, groups, pooling)
+
+    def _pool(self, x: torch.Tensor, groups: list[tuple[int, int, int]], pooling: str) -> torch.Tensor:
+        d = self.hidden_size
         pooled = []
         for first, count, t in groups:
             states = x[first:first + count * t].view(count, t, d)
             pooled.append(states.mean(1) if pooling == "mean" else states[:, 0])
         return torch.cat(pooled) if len(pooled) > 1 else pooled[0]
+
+    def _int8_packs(self, lib: Any) -> list[fused_attention.PackedBlock] | None:
+        """The blocks' int8 layers in the C kernel's layout (made once, kept on the module), or ``None`` when
+        this is not a dynamic-int8 copy the kernel can run (or the kernel has no int8 path, or
+        :data:`INT8_KERNEL` is off)."""
+        if (not INT8_KERNEL or not fused_attention.int8_available(lib)
+                or any(b.gelu != "none" or b.qkv is None for b in self.blocks)):
+            return None
+        packs = self.__dict__.get("_int8_packed")
+        if packs is None:
+            made = [fused_attention.pack_block(b.qkv, b.attn_out, b.up, b.down, b.attn_norm, b.out_norm)
+                    for b in self.blocks]
+            packs = made if all(p is not None for p in made) else False
+            self.__dict__["_int8_packed"] = packs
+        return packs or None
+
+    def _int8_blocks(self, x: torch.Tensor, table: np.ndarray, packs: list[fused_attention.PackedBlock],
+                     lib: Any) -> None:
+        """All blocks on ``x`` (``rows x d``, contiguous, updated in place) with the C kernels: per block the QKV
+        projection on per-row u8 activations, attention, and :func:`~sciptm.encoders.fused_attention.int8_finish`
+        (output projection, norms and feed-forward in L2-sized row chunks; it also quantizes the block's output
+        for the next QKV projection)."""
+        q, s, z = fused_attention.quantize_rows(x, lib)
+        attn = torch.empty_like(x)
+        for pack in packs:
+            qkv = fused_attention.qlinear(q, s, z, pack.qkv, lib)
+            fused_attention.packed_attention(qkv, attn, table, self.heads, lib)
+            fused_attention.int8_finish(attn, x, q, s, z, pack, lib)
 
     # ------------------------------------------------------------------ int8
     def quantized(self, engine: str | None = None) -> LeanEncoder:

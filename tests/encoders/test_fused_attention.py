@@ -242,3 +242,106 @@ def test_two_processes_compiling_at_once_share_one_whole_library(tmp_path):
     libs = list(kernels.glob("*.so"))
     assert [str(p) for p in libs] == list(paths)
     assert sorted(p.name for p in kernels.iterdir() if p.name.startswith(".build-")) == [".build-stale"]
+
+
+# ------------------------------------------------------------------ int8 linear layers and the fused block
+def _int8_linear(n: int, k: int, seed: int, per_channel: bool = True) -> torch.nn.Module:
+    from sciptm.encoders.quantize import dynamic_int8
+
+    gen = torch.Generator().manual_seed(seed)
+    lin = torch.nn.Linear(k, n)
+    with torch.no_grad():
+        lin.weight.copy_(torch.randn(n, k, generator=gen) * 0.05)
+        lin.bias.copy_(torch.randn(n, generator=gen) * 0.1)
+    return dynamic_int8(torch.nn.Sequential(lin), per_channel=per_channel)[0]
+
+
+@needs_cc
+def test_quantize_rows_round_trips_within_half_a_step():
+    lib = fa.kernel()
+    if not fa.int8_available(lib):
+        pytest.skip("no int8 path in this build (not x86-64 AVX2)")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(40, 96, generator=gen) * 3 + 1, torch.zeros(1, 96), torch.full((1, 96), 2.5),
+                   -torch.rand(1, 96, generator=gen), torch.randn(1, 96, generator=gen) * 1e4])
+    q, s, z = fa.quantize_rows(x, lib)
+    assert q.dtype == torch.uint8 and int(q.max()) <= 127 and ((z >= 0) & (z <= 127)).all() and (s > 0).all()
+    back = (q.int() - z[:, None]).float() * s[:, None]
+    assert ((back - x).abs() <= s[:, None] * 0.5001 + 1e-6).all()
+    assert torch.equal(back[40], torch.zeros(96))  # zero is exact
+    odd = torch.randn(7, 37, generator=gen)  # scalar tail (k % 32 != 0)
+    q2, s2, z2 = fa.quantize_rows(odd, lib)
+    assert (((q2.int() - z2[:, None]).float() * s2[:, None] - odd).abs() <= s2[:, None] * 0.5001).all()
+
+
+@needs_cc
+@pytest.mark.parametrize(("rows", "n", "k", "per_channel"), [(101, 768, 256, True), (5, 256, 1024, True),
+                                                              (48, 32, 4, False), (300, 1024, 256, True)])
+def test_qlinear_is_exact_integer_arithmetic_and_close_to_fp32(rows, n, k, per_channel):
+    lib = fa.kernel()
+    if not fa.int8_available(lib):
+        pytest.skip("no int8 path in this build (not x86-64 AVX2)")
+    mod = _int8_linear(n, k, seed=rows + n, per_channel=per_channel)
+    packed = fa.pack_linear(mod)
+    assert packed is not None and packed.packed.shape == (n // 16, k // 4, 16, 4)
+    x = F.gelu(torch.randn(rows, k, generator=torch.Generator().manual_seed(k)) * 2)
+    q, s, z = fa.quantize_rows(x, lib)
+    out = fa.qlinear(q, s, z, packed, lib)
+    w = mod.weight()
+    wq = w.int_repr().double()
+    scales = (w.q_per_channel_scales() if per_channel else torch.full((n,), w.q_scale(), dtype=torch.float64)).double()
+    ref = ((q.double() - z[:, None].double()) @ wq.T) * (s.double()[:, None] * scales[None, :]) + mod.bias().double()
+    assert (out.double() - ref).abs().max() <= 1e-4 * (1 + ref.abs().max())  # int32 sums exact, fp32 epilogue
+    exact = F.linear(x, w.dequantize(), mod.bias())
+    assert F.cosine_similarity(out, exact, dim=1).min() >= 0.999  # per-row 7-bit activations
+    # the onednn/fbgemm dynamic op on the same weights is no closer to fp32 than the kernel
+    dyn = mod(x)
+    assert (out - exact).abs().mean() <= 1.05 * (dyn - exact).abs().mean()
+
+
+@needs_cc
+def test_pack_linear_refuses_what_the_kernel_cannot_run():
+    assert fa.pack_linear(torch.nn.Linear(16, 16)) is None  # fp32 weights
+    assert fa.pack_linear(_int8_linear(24, 16, seed=1)) is None  # out_features % 16
+    assert fa.pack_linear(_int8_linear(16, 18, seed=1)) is None  # in_features % 4
+    lin = _int8_linear(16, 16, seed=1)
+    norm = torch.nn.LayerNorm(16)
+    assert fa.pack_block(lin, lin, lin, lin, norm, norm) is None  # widths of a block do not fit
+
+
+def _int8_embed(enc: sciptm.Encoder, rows: list[str], monkeypatch, kernel: bool) -> np.ndarray:
+    from sciptm.encoders import lean
+
+    monkeypatch.setattr(lean, "INT8_KERNEL", kernel)
+    return _embed(enc, rows, "1", monkeypatch, quantize="int8")
+
+
+@needs_cc
+def test_int8_embed_through_the_int8_kernels(small, moses_smiles, chem_dir, monkeypatch):
+    import pandas as pd
+
+    if not fa.int8_available(fa.kernel()):
+        pytest.skip("no int8 path in this build (not x86-64 AVX2)")
+    esol = pd.read_csv(chem_dir / "delaney-processed.csv")["smiles"].tolist()[:60]
+    rows = moses_smiles[:140] + esol
+    calls = []
+    real = fa.int8_finish
+    monkeypatch.setattr(fa, "int8_finish", lambda *a: calls.append(1) or real(*a))
+    fp32 = _embed(small, rows, "0", monkeypatch)
+    onednn = _int8_embed(small, rows, monkeypatch, kernel=False)
+    assert not calls  # lean.INT8_KERNEL off: PyTorch's int8 Linear
+    on = _int8_embed(small, rows, monkeypatch, kernel=True)
+    ran = len(calls)
+    assert ran and ran % small.model.config.num_hidden_layers == 0  # one call per block and pack
+    off = _embed(small, rows, "0", monkeypatch, quantize="int8")
+    assert len(calls) == ran  # SCIPTM_FUSED_ATTENTION=0: no C kernel at all
+    assert _cos(on, fp32) >= 0.9995  # per-row activations: closer to fp32 than the per-tensor dynamic op
+    assert _cos(on, fp32) >= _cos(onednn, fp32) - 2e-4 and _cos(off, fp32) >= 0.999
+    # two threads split the rows: the same result bit for bit
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        two = _int8_embed(small, rows, monkeypatch, kernel=True)
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(two, on)
