@@ -30,6 +30,9 @@ variable                        meaning
 ``SCIPTM_FUSED_ATTENTION``      ``0``/``false``/``no``/``off``: the lean ``embed`` runs PyTorch's attention
                                 instead of the C kernel compiled on first use
                                 (:mod:`sciptm.encoders.fused_attention`)
+``SCIPTM_FUSED_TRAINING``       ``0``/``false``/``no``/``off``: fine-tuning on CPU runs the ``transformers``
+                                forward/backward instead of the packed one with C kernels
+                                (:mod:`sciptm.training.fused_training`)
 =============================== ==========================================================================
 
 >>> import os
@@ -69,6 +72,7 @@ VARIABLES: dict[str, str] = {
     "SCIPTM_MALLOC_TUNE": "raise glibc malloc thresholds for the lean embed",
     "SCIPTM_FAST_DROPOUT": "fast CPU dropout while fine-tuning",
     "SCIPTM_FUSED_ATTENTION": "fused C attention kernel for the lean embed",
+    "SCIPTM_FUSED_TRAINING": "packed fine-tuning forward/backward with C kernels on CPU",
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")

@@ -30,6 +30,7 @@ from sciptm.progress import epoch_status, progress_bar, set_status
 from sciptm.settings import flag
 from sciptm.training.data import Collator, TrainData
 from sciptm.training.fast_dropout import use_fast_dropout
+from sciptm.training.fused_training import fused_forward, predict_packed
 
 FREEZE_MODES = ("none", "encoder", "gradual")
 
@@ -220,6 +221,10 @@ class Trainer:
         # hidden-state dropout with 1 random draw per 4 elements (PyTorch's CPU dropout: 1 per element, ~1/6 of a
         # tiny encoder's epoch); SCIPTM_FAST_DROPOUT=0 keeps PyTorch's
         restore_fast = use_fast_dropout(module) if flag("SCIPTM_FAST_DROPOUT", True) else (lambda: None)
+        # CPU, BERT-family encoder: packed batches through C kernels (same function and parameters, no padding;
+        # SCIPTM_FUSED_TRAINING=0 or anything unsupported: the module's own forward)
+        fused = fused_forward(acc.unwrap_model(module), acc.mixed_precision) if acc.device.type == "cpu" else None
+        forward = fused if fused is not None else module
         try:
             for epoch in progress_bar(range(cfg.epochs), "fine-tuning", cfg.progress, total=cfg.epochs):
                 t0 = time.perf_counter()
@@ -229,7 +234,7 @@ class Trainer:
                 module.train()
                 losses = []
                 for batch in loader:
-                    out = module(batch["input_ids"], batch["attention_mask"], batch.get("features"))
+                    out = forward(batch["input_ids"], batch["attention_mask"], batch.get("features"))
                     loss = loss_fn(out.float(), batch["y"])
                     acc.backward(loss)
                     if cfg.max_grad_norm:
@@ -241,7 +246,10 @@ class Trainer:
                 row: dict[str, float] = {"epoch": epoch, "train_loss": float(np.mean(losses)),
                                          "seconds": time.perf_counter() - t0}
                 if valid is not None and score_fn is not None and len(valid):
-                    pred = self.predict(module, tokenizer, valid, activate)
+                    pred = (self._predict_packed(acc.unwrap_model(module), tokenizer, valid, activate) if fused is not None
+                            else None)
+                    if pred is None:
+                        pred = self.predict(module, tokenizer, valid, activate)
                     score = float(score_fn(valid.y, pred))
                     row["valid_score"] = score
                     improved = self.best_score is None or (
@@ -266,6 +274,22 @@ class Trainer:
         for p in model.parameters():
             p.requires_grad_(True)
         return model
+
+    def _predict_packed(self, module: nn.Module, tokenizer, data: TrainData,
+                        activate: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray | None:
+        """Validation predictions through :func:`~sciptm.training.fused_training.predict_packed` (ids tokenized
+        once per ``fit``), or ``None`` when it does not apply."""
+        cache = self.__dict__.setdefault("_valid_ids", {})
+        if cache.get("data") is not data:
+            cache.update(data=data, ids=Collator(tokenizer, data).ids)
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.inference_mode():
+                out = predict_packed(module, cache["ids"], data.features)
+                return None if out is None else activate(out.float()).cpu().numpy()
+        finally:
+            module.train(was_training)
 
     def _set_trainable(self, module: nn.Module, layers: list[nn.Module], epoch: int) -> None:
         mode = self.config.freeze

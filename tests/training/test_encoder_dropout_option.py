@@ -75,7 +75,8 @@ def test_invalid_dropout_values_are_refused(field, value):
         sciptm.PropertyPredictor(enc, task="regression", trainer={field: value}).fit(["CCO", "CCN"], [0.1, 0.2])
 
 
-def test_fit_trains_with_the_setting_and_returns_the_encoders_own(chem_dir):
+def test_fit_trains_with_the_setting_and_returns_the_encoders_own(chem_dir, monkeypatch):
+    monkeypatch.setenv("SCIPTM_FUSED_TRAINING", "0")  # the hook watches the transformers layers' own forward
     df = pd.read_csv(chem_dir / "delaney-processed.csv").iloc[:48]
     enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0)
     seen: list[tuple[bool, float, float]] = []
@@ -92,7 +93,8 @@ def test_fit_trains_with_the_setting_and_returns_the_encoders_own(chem_dir):
     assert fitted.config.attention_probs_dropout_prob == 0.1
 
 
-def test_default_drops_no_attention_probabilities_but_keeps_hidden_dropout(chem_dir):
+def test_default_drops_no_attention_probabilities_but_keeps_hidden_dropout(chem_dir, monkeypatch):
+    monkeypatch.setenv("SCIPTM_FUSED_TRAINING", "0")  # the hook watches the transformers layers' own forward
     assert TrainerConfig().attention_dropout == 0.0 and TrainerConfig().encoder_dropout is None
     df = pd.read_csv(chem_dir / "delaney-processed.csv").iloc[:32]
     enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0)

@@ -1,0 +1,569 @@
+/* Training kernels (forward + backward) for the packed fine-tuning path of sciptm.training.fused_training:
+ * attention of packed short sequences (probabilities saved for the backward), erf GELU and its derivative,
+ * and "residual add + dropout + LayerNorm" in one pass per row (with its backward).
+ *
+ * Plain C99 + AVX2/FMA intrinsics where it pays (exp, erf); the other loops are written for the compiler's
+ * auto-vectorizer (-O3 -march=native). Single-threaded per call. All matrices are fp32, row-major, contiguous.
+ *
+ * Packed layout: sequences lie one after another (rows = sum of lengths, no padding). The fused QKV projection
+ * is rows x 3d (q | k | v, each heads x head_dim); the attention output and its gradient are rows x d.
+ * A sequence table holds (first row, length) pairs.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define SCIPTM_AVX2 1
+#else
+#define SCIPTM_AVX2 0
+#endif
+
+int sciptm_train_isa(void) { return SCIPTM_AVX2; }
+
+int sciptm_train_version(void) { return 1; }
+
+static inline int64_t round8(int64_t t) { return (t + 7) & ~(int64_t)7; }
+
+/* ------------------------------------------------------------------------------------------------ exp / erf */
+#if SCIPTM_AVX2
+/* Cephes expf for 8 floats (relative error ~1e-7); inputs below -86 give exactly 0 (no subnormals). */
+static inline __m256 exp256(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.3762626647949f);
+    const __m256 lo = _mm256_set1_ps(-86.0f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(x, hi);
+    x = _mm256_max_ps(x, lo);
+    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, z, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, y);
+}
+
+/* erf(x) for 8 floats: Eigen's rational approximation, +/-1 beyond |x| = 3.9. */
+static inline __m256 erf256(__m256 x) {
+    const __m256 lim = _mm256_set1_ps(3.9f), nz = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(nz, x), lim, _CMP_GE_OQ);
+    x = _mm256_max_ps(_mm256_min_ps(x, lim), _mm256_xor_ps(nz, lim));
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(-2.72614225801306e-10f), _mm256_set1_ps(2.77068142495902e-08f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-2.10102402082508e-06f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-5.69250639462346e-05f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-7.34990630326855e-04f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-2.95459980854025e-03f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-1.60960333262415e-02f));
+    p = _mm256_mul_ps(x, p);
+    __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(-1.45660718464996e-05f), _mm256_set1_ps(-2.13374055278905e-04f));
+    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.68282697438203e-03f));
+    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-7.37332916720468e-03f));
+    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.42647390514189e-02f));
+    return _mm256_blendv_ps(_mm256_div_ps(p, q), _mm256_or_ps(_mm256_and_ps(nz, x), one), big);
+}
+#endif
+
+/* ------------------------------------------------------------------------------------------------ GELU */
+/* y = GELU(u) = u/2 (1 + erf(u / sqrt 2)), n elements. */
+void sciptm_gelu_fwd(const float *u, float *y, int64_t n) {
+    int64_t i = 0;
+#if SCIPTM_AVX2
+    const __m256 r2 = _mm256_set1_ps(0.70710678118654752f), half = _mm256_set1_ps(0.5f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(u + i);
+        __m256 h = _mm256_mul_ps(v, half);
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(h, erf256(_mm256_mul_ps(v, r2)), h));
+    }
+#endif
+    for (; i < n; ++i) y[i] = 0.5f * u[i] * (1.0f + erff(u[i] * 0.70710678118654752f));
+}
+
+/* du = dy * GELU'(u) = dy * (Phi(u) + u phi(u)), n elements (du may alias dy). */
+void sciptm_gelu_bwd(const float *u, const float *dy, float *du, int64_t n) {
+    int64_t i = 0;
+#if SCIPTM_AVX2
+    const __m256 r2 = _mm256_set1_ps(0.70710678118654752f), half = _mm256_set1_ps(0.5f);
+    const __m256 mhalf = _mm256_set1_ps(-0.5f), c = _mm256_set1_ps(0.39894228040143268f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(u + i);
+        __m256 cdf = _mm256_fmadd_ps(half, erf256(_mm256_mul_ps(v, r2)), half);
+        __m256 pdf = _mm256_mul_ps(c, exp256(_mm256_mul_ps(mhalf, _mm256_mul_ps(v, v))));
+        __m256 g = _mm256_fmadd_ps(v, pdf, cdf);
+        _mm256_storeu_ps(du + i, _mm256_mul_ps(g, _mm256_loadu_ps(dy + i)));
+    }
+#endif
+    for (; i < n; ++i) {
+        float v = u[i];
+        float g = 0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * 0.39894228040143268f * expf(-0.5f * v * v);
+        du[i] = g * dy[i];
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ dropout RNG */
+/* SFC64 (Chris Doty-Humphrey's small fast chaotic generator, the one NumPy ships), seeded by splitmix64. */
+typedef struct { uint64_t a, b, c, w; } sfc64;
+
+static inline uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t sfc64_next(sfc64 *r) {
+    uint64_t out = r->a + r->b + r->w++;
+    r->a = r->b ^ (r->b >> 11);
+    r->b = r->c + (r->c << 3);
+    r->c = ((r->c << 24) | (r->c >> 40)) + out;
+    return out;
+}
+
+static void sfc64_seed(sfc64 *r, uint64_t seed) {
+    uint64_t s = seed;
+    r->a = splitmix64(&s);
+    r->b = splitmix64(&s);
+    r->c = splitmix64(&s);
+    r->w = 1;
+    for (int i = 0; i < 12; ++i) sfc64_next(r);
+}
+
+/* keep[i] = 1 with probability 1 - level / 65536, independently: the 16-bit slices of SFC64 words (four per
+ * word) compared with a threshold, as sciptm.training.fast_dropout does with NumPy's SFC64. */
+void sciptm_dropout_mask(uint8_t *keep, int64_t n, int64_t level, uint64_t seed) {
+    sfc64 r;
+    sfc64_seed(&r, seed);
+    const int16_t thr = (int16_t)(level - 32768);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint64_t w = sfc64_next(&r);
+        keep[i] = (int16_t)(uint16_t)(w & 0xFFFF) >= thr;
+        keep[i + 1] = (int16_t)(uint16_t)((w >> 16) & 0xFFFF) >= thr;
+        keep[i + 2] = (int16_t)(uint16_t)((w >> 32) & 0xFFFF) >= thr;
+        keep[i + 3] = (int16_t)(uint16_t)(w >> 48) >= thr;
+    }
+    if (i < n) {
+        uint64_t w = sfc64_next(&r);
+        for (; i < n; ++i, w >>= 16) keep[i] = (int16_t)(uint16_t)(w & 0xFFFF) >= thr;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ add + dropout + LN */
+#if SCIPTM_AVX2
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 8 keep flags (bytes) -> a float mask of scale / 0 */
+static inline __m256 keep8(const uint8_t *k, __m256 scale) {
+    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)k));
+    __m256 on = _mm256_castsi256_ps(_mm256_cmpgt_epi32(v, _mm256_setzero_si256()));
+    return _mm256_and_ps(on, scale);
+}
+#endif
+
+/* y = LayerNorm(keep * scale * h + x) over rows of d; xhat (normalized, before gamma/beta) and rstd saved for
+ * the backward. keep may be NULL (no dropout). */
+void sciptm_add_drop_ln_fwd(const float *h, const float *x, const uint8_t *keep, float scale, const float *gamma,
+                            const float *beta, float *y, float *xhat, float *rstd, int64_t rows, int64_t d,
+                            float eps) {
+#if SCIPTM_AVX2
+    if (d % 8 == 0 && d <= 1024) {
+        __m256 z[128];
+        const __m256 sc = _mm256_set1_ps(scale);
+        const int64_t nb = d / 8;
+        for (int64_t r = 0; r < rows; ++r) {
+            const float *hr = h + r * d, *xr = x + r * d;
+            __m256 acc = _mm256_setzero_ps();
+            for (int64_t b = 0; b < nb; ++b) {
+                __m256 hv = _mm256_loadu_ps(hr + 8 * b);
+                if (keep) hv = _mm256_mul_ps(hv, keep8(keep + r * d + 8 * b, sc));
+                z[b] = _mm256_add_ps(hv, _mm256_loadu_ps(xr + 8 * b));
+                acc = _mm256_add_ps(acc, z[b]);
+            }
+            const __m256 mean = _mm256_set1_ps(hsum8(acc) / (float)d);
+            __m256 var = _mm256_setzero_ps();
+            for (int64_t b = 0; b < nb; ++b) {
+                z[b] = _mm256_sub_ps(z[b], mean);
+                var = _mm256_fmadd_ps(z[b], z[b], var);
+            }
+            const float rs = 1.0f / sqrtf(hsum8(var) / (float)d + eps);
+            rstd[r] = rs;
+            const __m256 rv = _mm256_set1_ps(rs);
+            for (int64_t b = 0; b < nb; ++b) {
+                __m256 n = _mm256_mul_ps(z[b], rv);
+                _mm256_storeu_ps(xhat + r * d + 8 * b, n);
+                _mm256_storeu_ps(y + r * d + 8 * b,
+                                 _mm256_fmadd_ps(n, _mm256_loadu_ps(gamma + 8 * b), _mm256_loadu_ps(beta + 8 * b)));
+            }
+        }
+        return;
+    }
+#endif
+    float *z = (float *)malloc((size_t)d * sizeof(float));
+    for (int64_t r = 0; r < rows; ++r) {
+        const float *hr = h + r * d, *xr = x + r * d;
+        float *yr = y + r * d, *nr = xhat + r * d;
+        float sum = 0.0f;
+        for (int64_t c = 0; c < d; ++c) {
+            z[c] = (keep && !keep[r * d + c] ? 0.0f : (keep ? hr[c] * scale : hr[c])) + xr[c];
+            sum += z[c];
+        }
+        float mean = sum / (float)d, var = 0.0f;
+        for (int64_t c = 0; c < d; ++c) {
+            float t = z[c] - mean;
+            var += t * t;
+        }
+        float rs = 1.0f / sqrtf(var / (float)d + eps);
+        rstd[r] = rs;
+        for (int64_t c = 0; c < d; ++c) {
+            float n = (z[c] - mean) * rs;
+            nr[c] = n;
+            yr[c] = n * gamma[c] + beta[c];
+        }
+    }
+    free(z);
+}
+
+/* Backward of sciptm_add_drop_ln_fwd: dx = dL/dx, dh = dL/dh (= dx * keep * scale), dgamma/dbeta summed over
+ * rows (overwritten). */
+void sciptm_add_drop_ln_bwd(const float *dy, const float *xhat, const float *rstd, const uint8_t *keep, float scale,
+                            const float *gamma, float *dx, float *dh, float *dgamma, float *dbeta, int64_t rows,
+                            int64_t d) {
+    memset(dgamma, 0, (size_t)d * sizeof(float));
+    memset(dbeta, 0, (size_t)d * sizeof(float));
+    const float inv_d = 1.0f / (float)d;
+#if SCIPTM_AVX2
+    if (d % 8 == 0 && d <= 1024) {
+        __m256 g[128];
+        const __m256 sc = _mm256_set1_ps(scale);
+        const int64_t nb = d / 8;
+        for (int64_t r = 0; r < rows; ++r) {
+            const float *dyr = dy + r * d, *nr = xhat + r * d;
+            __m256 s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+            for (int64_t b = 0; b < nb; ++b) {
+                __m256 dv = _mm256_loadu_ps(dyr + 8 * b), nv = _mm256_loadu_ps(nr + 8 * b);
+                g[b] = _mm256_mul_ps(dv, _mm256_loadu_ps(gamma + 8 * b));
+                s1 = _mm256_add_ps(s1, g[b]);
+                s2 = _mm256_fmadd_ps(g[b], nv, s2);
+                _mm256_storeu_ps(dgamma + 8 * b, _mm256_fmadd_ps(dv, nv, _mm256_loadu_ps(dgamma + 8 * b)));
+                _mm256_storeu_ps(dbeta + 8 * b, _mm256_add_ps(dv, _mm256_loadu_ps(dbeta + 8 * b)));
+            }
+            const __m256 m1 = _mm256_set1_ps(hsum8(s1) * inv_d), m2 = _mm256_set1_ps(hsum8(s2) * inv_d);
+            const __m256 rs = _mm256_set1_ps(rstd[r]);
+            for (int64_t b = 0; b < nb; ++b) {
+                __m256 nv = _mm256_loadu_ps(nr + 8 * b);
+                __m256 v = _mm256_mul_ps(rs, _mm256_sub_ps(_mm256_sub_ps(g[b], m1), _mm256_mul_ps(nv, m2)));
+                _mm256_storeu_ps(dx + r * d + 8 * b, v);
+                _mm256_storeu_ps(dh + r * d + 8 * b, keep ? _mm256_mul_ps(v, keep8(keep + r * d + 8 * b, sc)) : v);
+            }
+        }
+        return;
+    }
+#endif
+    float *g = (float *)malloc((size_t)d * sizeof(float));
+    for (int64_t r = 0; r < rows; ++r) {
+        const float *dyr = dy + r * d, *nr = xhat + r * d;
+        float *dxr = dx + r * d, *dhr = dh + r * d;
+        float s1 = 0.0f, s2 = 0.0f;
+        for (int64_t c = 0; c < d; ++c) {
+            float gc = dyr[c] * gamma[c];
+            g[c] = gc;
+            s1 += gc;
+            s2 += gc * nr[c];
+            dgamma[c] += dyr[c] * nr[c];
+            dbeta[c] += dyr[c];
+        }
+        float m1 = s1 * inv_d, m2 = s2 * inv_d, rs = rstd[r];
+        for (int64_t c = 0; c < d; ++c) dxr[c] = rs * (g[c] - m1 - nr[c] * m2);
+        for (int64_t c = 0; c < d; ++c) dhr[c] = keep ? (keep[r * d + c] ? dxr[c] * scale : 0.0f) : dxr[c];
+    }
+    free(g);
+}
+
+/* ------------------------------------------------------------------------------------------------ attention */
+/* Per-(sequence, head) scratch: q (t x hd, pre-scaled), k^T (hd x tp), v (t x hd), v^T (hd x tp), s (t x tp). */
+typedef struct {
+    float *q, *kt, *k, *v, *vt, *s, *dq, *dk, *dv, *ds, *dout;
+    int64_t cap_t;
+} scratch;
+
+static int scratch_reserve(scratch *w, int64_t t, int64_t hd) {
+    if (t <= w->cap_t) return 0;
+    int64_t tp = round8(t);
+    free(w->q);
+    size_t n = (size_t)(10 * tp * hd + 2 * tp * tp);
+    float *base = (float *)malloc(n * sizeof(float));
+    if (!base) return -1;
+    w->q = base;
+    w->kt = w->q + tp * hd;
+    w->k = w->kt + tp * hd;
+    w->v = w->k + tp * hd;
+    w->vt = w->v + tp * hd;
+    w->dq = w->vt + tp * hd;
+    w->dk = w->dq + tp * hd;
+    w->dv = w->dk + tp * hd;
+    w->dout = w->dv + tp * hd;
+    w->s = w->dout + 2 * tp * hd;
+    w->ds = w->s + tp * tp;
+    w->cap_t = t;
+    return 0;
+}
+
+/* C (m x n) = A (m x k) B (k x n): A row stride lda, B row stride ldb (rows of n contiguous floats), C row stride
+ * ldc; n a multiple of 8. Register tiles of 4 rows x 16 columns (AVX2/FMA), edges in 8 columns / single rows. */
+static void matmul(const float *restrict a, int64_t lda, const float *restrict b, int64_t ldb, float *restrict c,
+                   int64_t ldc, int64_t m, int64_t n, int64_t k) {
+#if SCIPTM_AVX2
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        const float *a0 = a + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        float *c0 = c + i * ldc;
+        int64_t j = 0;
+        for (; j + 16 <= n; j += 16) {
+            __m256 x00 = _mm256_setzero_ps(), x01 = x00, x10 = x00, x11 = x00, x20 = x00, x21 = x00, x30 = x00,
+                   x31 = x00;
+            const float *bj = b + j;
+            for (int64_t p = 0; p < k; ++p) {
+                __m256 b0 = _mm256_loadu_ps(bj + p * ldb), b1 = _mm256_loadu_ps(bj + p * ldb + 8);
+                __m256 v = _mm256_broadcast_ss(a0 + p);
+                x00 = _mm256_fmadd_ps(v, b0, x00);
+                x01 = _mm256_fmadd_ps(v, b1, x01);
+                v = _mm256_broadcast_ss(a1 + p);
+                x10 = _mm256_fmadd_ps(v, b0, x10);
+                x11 = _mm256_fmadd_ps(v, b1, x11);
+                v = _mm256_broadcast_ss(a2 + p);
+                x20 = _mm256_fmadd_ps(v, b0, x20);
+                x21 = _mm256_fmadd_ps(v, b1, x21);
+                v = _mm256_broadcast_ss(a3 + p);
+                x30 = _mm256_fmadd_ps(v, b0, x30);
+                x31 = _mm256_fmadd_ps(v, b1, x31);
+            }
+            _mm256_storeu_ps(c0 + j, x00);
+            _mm256_storeu_ps(c0 + j + 8, x01);
+            _mm256_storeu_ps(c0 + ldc + j, x10);
+            _mm256_storeu_ps(c0 + ldc + j + 8, x11);
+            _mm256_storeu_ps(c0 + 2 * ldc + j, x20);
+            _mm256_storeu_ps(c0 + 2 * ldc + j + 8, x21);
+            _mm256_storeu_ps(c0 + 3 * ldc + j, x30);
+            _mm256_storeu_ps(c0 + 3 * ldc + j + 8, x31);
+        }
+        for (; j < n; j += 8) {
+            __m256 x0 = _mm256_setzero_ps(), x1 = x0, x2 = x0, x3 = x0;
+            for (int64_t p = 0; p < k; ++p) {
+                __m256 b0 = _mm256_loadu_ps(b + p * ldb + j);
+                x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + p), b0, x0);
+                x1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + p), b0, x1);
+                x2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + p), b0, x2);
+                x3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + p), b0, x3);
+            }
+            _mm256_storeu_ps(c0 + j, x0);
+            _mm256_storeu_ps(c0 + ldc + j, x1);
+            _mm256_storeu_ps(c0 + 2 * ldc + j, x2);
+            _mm256_storeu_ps(c0 + 3 * ldc + j, x3);
+        }
+    }
+    for (; i < m; ++i) {
+        const float *a0 = a + i * lda;
+        float *c0 = c + i * ldc;
+        for (int64_t j = 0; j < n; j += 8) {
+            __m256 x0 = _mm256_setzero_ps();
+            for (int64_t p = 0; p < k; ++p)
+                x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + p), _mm256_loadu_ps(b + p * ldb + j), x0);
+            _mm256_storeu_ps(c0 + j, x0);
+        }
+    }
+#else
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+            float acc = 0.0f;
+            for (int64_t p = 0; p < k; ++p) acc += a[i * lda + p] * b[p * ldb + j];
+            c[i * ldc + j] = acc;
+        }
+#endif
+}
+
+/* dst (t x ld, rows j < t) = src^T over the t x t block of src (row stride ld). */
+static void transpose_block(const float *src, float *dst, int64_t t, int64_t ld) {
+    for (int64_t i = 0; i < t; ++i)
+        for (int64_t j = 0; j < t; ++j) dst[j * ld + i] = src[i * ld + j];
+}
+
+/* softmax of each row of s over j < t, in place; entries t <= j < tp set to 0 (tp a multiple of 8). */
+static void softmax_rows(float *s, int64_t t, int64_t tp) {
+#if SCIPTM_AVX2
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    /* lanes of the last block that lie beyond t */
+    const __m256 pad = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32((int)(tp - 8))),
+                                                              _mm256_set1_epi32((int)(t - 1))));
+    for (int64_t i = 0; i < t; ++i) {
+        float *r = s + i * tp;
+        __m256 last = _mm256_blendv_ps(_mm256_loadu_ps(r + tp - 8), ninf, pad);
+        _mm256_storeu_ps(r + tp - 8, last);
+        __m256 mx = last;
+        for (int64_t j = 0; j + 8 < tp; j += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(r + j));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const __m256 m = _mm256_broadcastss_ps(m4);
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t j = 0; j < tp; j += 8) {
+            __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(r + j), m));
+            _mm256_storeu_ps(r + j, e);
+            acc = _mm256_add_ps(acc, e);
+        }
+        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+        const __m256 inv = _mm256_set1_ps(1.0f / _mm_cvtss_f32(s4));
+        for (int64_t j = 0; j < tp; j += 8) _mm256_storeu_ps(r + j, _mm256_mul_ps(_mm256_loadu_ps(r + j), inv));
+    }
+#else
+    for (int64_t i = 0; i < t; ++i) {
+        float *r = s + i * tp;
+        float mx = r[0];
+        for (int64_t j = 1; j < t; ++j) mx = r[j] > mx ? r[j] : mx;
+        float sum = 0.0f;
+        for (int64_t j = 0; j < t; ++j) {
+            r[j] = expf(r[j] - mx);
+            sum += r[j];
+        }
+        float inv = 1.0f / sum;
+        int64_t j = 0;
+        for (; j < t; ++j) r[j] *= inv;
+        for (; j < tp; ++j) r[j] = 0.0f;
+    }
+#endif
+}
+
+/* Loads one (sequence, head): q scaled into w->q (t x hd), k into w->k (t x hd) and w->kt (hd x tp, zero
+ * padded), v into w->v and w->vt. */
+static void load_head(const float *qkv, int64_t first, int64_t t, int64_t d, int64_t hoff, int64_t hd, float scale,
+                      scratch *w, int need_vt) {
+    const int64_t ld = 3 * d, tp = round8(t);
+    memset(w->kt, 0, (size_t)(hd * tp) * sizeof(float));
+    if (need_vt) memset(w->vt, 0, (size_t)(hd * tp) * sizeof(float));
+    for (int64_t i = 0; i < t; ++i) {
+        const float *row = qkv + (first + i) * ld + hoff;
+        const float *qr = row, *kr = row + d, *vr = row + 2 * d;
+        float *qd = w->q + i * hd, *kd = w->k + i * hd, *vd = w->v + i * hd;
+        for (int64_t c = 0; c < hd; ++c) {
+            qd[c] = qr[c] * scale;
+            kd[c] = kr[c];
+            vd[c] = vr[c];
+        }
+        for (int64_t c = 0; c < hd; ++c) w->kt[c * tp + i] = kr[c];
+        if (need_vt)
+            for (int64_t c = 0; c < hd; ++c) w->vt[c * tp + i] = vr[c];
+    }
+}
+
+/* Forward: out (rows x d) = attention of every sequence of seqs ((first row, length) pairs); the probabilities
+ * of sequence s, head h are saved at probs + offset(s) + h * t * tp (offset(s) = sum over earlier sequences of
+ * heads * t * round8(t)). Returns 0, or -1 when scratch memory cannot be allocated. */
+int sciptm_attn_fwd(const float *qkv, float *out, float *probs, const int64_t *seqs, int64_t n_seqs, int64_t heads,
+                    int64_t hd, float scale) {
+    const int64_t d = heads * hd;
+    scratch w = {0};
+    int64_t off = 0;
+    for (int64_t s = 0; s < n_seqs; ++s) {
+        const int64_t first = seqs[2 * s], t = seqs[2 * s + 1], tp = round8(t);
+        if (t <= 0) continue;
+        if (scratch_reserve(&w, t, hd)) {
+            free(w.q);
+            return -1;
+        }
+        for (int64_t h = 0; h < heads; ++h) {
+            float *p = probs + off + h * t * tp;
+            load_head(qkv, first, t, d, h * hd, hd, scale, &w, 0);
+            matmul(w.q, hd, w.kt, tp, p, tp, t, tp, hd);
+            softmax_rows(p, t, tp);
+            matmul(p, tp, w.v, hd, out + first * d + h * hd, d, t, hd, t);
+        }
+        off += heads * t * tp;
+    }
+    free(w.q);
+    return 0;
+}
+
+/* Backward: dqkv (rows x 3d, rows of the sequences overwritten) from dout (rows x d), the forward's out and
+ * probs, and qkv. */
+int sciptm_attn_bwd(const float *qkv, const float *out, const float *probs, const float *dout, float *dqkv,
+                    const int64_t *seqs, int64_t n_seqs, int64_t heads, int64_t hd, float scale) {
+    const int64_t d = heads * hd, ld = 3 * d;
+    scratch w = {0};
+    int64_t off = 0;
+    float *dsum = NULL;
+    int64_t dsum_cap = 0;
+    for (int64_t s = 0; s < n_seqs; ++s) {
+        const int64_t first = seqs[2 * s], t = seqs[2 * s + 1], tp = round8(t);
+        if (t <= 0) continue;
+        if (scratch_reserve(&w, t, hd)) {
+            free(w.q);
+            free(dsum);
+            return -1;
+        }
+        if (t > dsum_cap) {
+            free(dsum);
+            dsum = (float *)malloc((size_t)t * sizeof(float));
+            if (!dsum) {
+                free(w.q);
+                return -1;
+            }
+            dsum_cap = t;
+        }
+        for (int64_t h = 0; h < heads; ++h) {
+            const float *p = probs + off + h * t * tp;
+            load_head(qkv, first, t, d, h * hd, hd, 1.0f, &w, 1);
+            /* dO rows of this head (t x hd) and D_i = dO_i . O_i */
+            float *dO = w.dout;
+            for (int64_t i = 0; i < t; ++i) {
+                const float *src = dout + (first + i) * d + h * hd, *o = out + (first + i) * d + h * hd;
+                float acc = 0.0f;
+                for (int64_t c = 0; c < hd; ++c) {
+                    dO[i * hd + c] = src[c];
+                    acc += src[c] * o[c];
+                }
+                dsum[i] = acc;
+            }
+            /* dP = dO V^T (t x tp), then dS = P * (dP - D) * scale */
+            matmul(dO, hd, w.vt, tp, w.ds, tp, t, tp, hd);
+            for (int64_t i = 0; i < t; ++i) {
+                float *r = w.ds + i * tp;
+                const float *pr = p + i * tp;
+                const float di = dsum[i];
+                for (int64_t j = 0; j < tp; ++j) r[j] = pr[j] * (r[j] - di) * scale;
+            }
+            /* dQ = dS K; dK = dS^T Q; dV = P^T dO (t x hd each) */
+            matmul(w.ds, tp, w.k, hd, w.dq, hd, t, hd, t);
+            transpose_block(w.ds, w.s, t, tp);
+            matmul(w.s, tp, w.q, hd, w.dk, hd, t, hd, t);
+            transpose_block(p, w.s, t, tp);
+            matmul(w.s, tp, dO, hd, w.dv, hd, t, hd, t);
+            for (int64_t i = 0; i < t; ++i) {
+                float *row = dqkv + (first + i) * ld + h * hd;
+                memcpy(row, w.dq + i * hd, (size_t)hd * sizeof(float));
+                memcpy(row + d, w.dk + i * hd, (size_t)hd * sizeof(float));
+                memcpy(row + 2 * d, w.dv + i * hd, (size_t)hd * sizeof(float));
+            }
+        }
+        off += heads * t * tp;
+    }
+    free(w.q);
+    free(dsum);
+    return 0;
+}
