@@ -18,7 +18,8 @@ per step. :class:`FusedForward` computes the same function on the same parameter
 The kernels are compiled on first use by :func:`sciptm.encoders.fused_attention.build` (source ``train.c``).
 :func:`fused_forward` returns ``None`` (the trainer keeps the ``transformers`` path) off CPU, for mixed
 precision, for architectures :func:`sciptm.encoders.lean.unsupported_reason` rejects, without a C compiler or
-AVX2/FMA, and with ``SCIPTM_FUSED_TRAINING=0``; a batch with attention-probability dropout or left padding
+AVX2/FMA, and with ``SCIPTM_FUSED_TRAINING=0`` (or ``SCIPTM_FAST_DROPOUT=0``, which asks for PyTorch's
+dropout masks); a batch with attention-probability dropout or left padding
 also runs the ``transformers`` path.
 """
 from __future__ import annotations
@@ -338,6 +339,9 @@ def fused_forward(module: nn.Module, mixed_precision: str = "no") -> FusedForwar
     """A :class:`FusedForward` for ``module`` when the packed path applies (see the module docstring), else
     ``None`` (the reason logged at debug level, or once at INFO when the kernels are missing)."""
     if not flag("SCIPTM_FUSED_TRAINING", True):
+        return None
+    if not flag("SCIPTM_FAST_DROPOUT", True):  # its masks are fast_dropout's kind, not PyTorch's
+        logger.debug("fused training path not used: SCIPTM_FAST_DROPOUT=0 asks for PyTorch's dropout")
         return None
     reason = "mixed precision" if mixed_precision not in (None, "no") else unsupported_reason(module)
     if reason is not None:

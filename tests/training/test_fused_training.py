@@ -1,0 +1,233 @@
+"""The packed fine-tuning path with C kernels (#16, ``sciptm.training.fused_training``): every parameter's gradient
+against the ``transformers`` forward on real ESOL rows, the attention kernel against SDPA on random packed lengths,
+GELU and dropout + add + LayerNorm against autograd (float64 references), the dropout masks' statistics, same-seed
+fits identical, packed validation predictions, and the fallbacks (switch off, no compiler, unsupported modules)."""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+import sciptm
+from sciptm.heads.mlp import MLPHead, PredictorModule
+from sciptm.training import fused_training as ft
+from sciptm.training.trainer import set_encoder_dropout
+
+ESOL_TARGET = "measured log solubility in mols per litre"
+
+
+@pytest.fixture(scope="module")
+def esol(chem_dir) -> pd.DataFrame:
+    return pd.read_csv(chem_dir / "delaney-processed.csv")
+
+
+@pytest.fixture(scope="module")
+def lib():
+    lib = ft.kernel()
+    if lib is None:
+        pytest.skip("no C compiler / AVX2 here: the fused training kernels are not built")
+    return lib
+
+
+def _module(seed: int = 0, pooling: str = "mean", dropout: float = 0.0) -> tuple[PredictorModule, sciptm.Encoder]:
+    enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=seed)
+    torch.manual_seed(seed)
+    module = PredictorModule(enc.model, MLPHead(enc.model.config.hidden_size, 2, dropout=dropout), pooling)
+    set_encoder_dropout(module.encoder, dropout, 0.0)
+    return module.train(), enc
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_every_gradient_matches_the_transformers_path(esol, lib, pooling):
+    module, enc = _module(pooling=pooling)
+    rows = esol["smiles"].tolist()[:64]  # real ESOL rows, lengths 5-70 tokens: a padded batch
+    batch = enc.tokenize(rows)
+    assert not bool(batch["attention_mask"].all())
+    feats = torch.randn(len(rows), 0)
+    fused = ft.fused_forward(module)
+    assert fused is not None
+    target = torch.randn(len(rows), 2)
+
+    def grads(fn):
+        module.zero_grad(set_to_none=True)
+        out = fn(batch["input_ids"], batch["attention_mask"], feats)
+        ((out - target) ** 2).mean().backward()
+        return out.detach(), {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+
+    out_f, g_f = grads(fused)
+    out_t, g_t = grads(module)
+    torch.testing.assert_close(out_f, out_t, atol=1e-5, rtol=1e-5)
+    assert set(g_f) == set(g_t) and len(g_t) == len(list(module.parameters()))
+    scale = max(float(g.abs().max()) for g in g_t.values())
+    for name, g in g_t.items():
+        if name.endswith("attention.self.key.bias"):  # softmax is shift-invariant: this gradient is 0 up to rounding
+            assert float(g_f[name].abs().max()) < 1e-6 * scale, name
+            continue
+        rel = float((g_f[name] - g).norm() / g.norm())
+        assert rel < 2e-5, (name, rel)
+
+
+@pytest.mark.parametrize("heads, head_dim", [(4, 32), (2, 64), (3, 8)])
+def test_attention_kernel_matches_sdpa_forward_and_backward(lib, heads, head_dim):
+    rng = np.random.default_rng(heads)
+    lengths = np.concatenate([[1, 2, 7, 8, 9, 300], rng.integers(1, 301, size=6)]).astype(np.int64)
+    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    seqs = np.ascontiguousarray(np.stack([firsts, lengths], axis=1))
+    d = heads * head_dim
+    gen = torch.Generator().manual_seed(heads)
+    qkv = torch.randn(int(lengths.sum()), 3 * d, generator=gen).requires_grad_()
+    grad_out = torch.randn(int(lengths.sum()), d, generator=gen)
+    out = ft.PackedAttention.apply(qkv, seqs, heads, lib)
+    out.backward(grad_out)
+    ref_in = qkv.detach().double().requires_grad_()
+    parts = []
+    for first, t in seqs:
+        q, k, v = ref_in[first:first + t].view(t, 3, heads, head_dim).permute(1, 2, 0, 3)
+        parts.append(F.scaled_dot_product_attention(q, k, v).transpose(0, 1).reshape(t, d))
+    ref = torch.cat(parts)
+    ref.backward(grad_out.double())
+    torch.testing.assert_close(out.double(), ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(qkv.grad.double(), ref_in.grad, atol=2e-5, rtol=1e-5)
+
+
+def test_gelu_forward_and_backward_match_autograd(lib):
+    u = (torch.linspace(-12, 12, 40_001) + 0.0).requires_grad_()
+    g = torch.randn(u.shape, generator=torch.Generator().manual_seed(0))
+    y = ft.Gelu.apply(u, lib)
+    y.backward(g)
+    ref_in = u.detach().double().requires_grad_()
+    ref = F.gelu(ref_in)
+    ref.backward(g.double())
+    torch.testing.assert_close(y.double(), ref, atol=2e-6, rtol=1e-6)
+    torch.testing.assert_close(u.grad.double(), ref_in.grad, atol=2e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1])
+def test_dropout_add_layernorm_forward_and_backward_match_autograd(lib, p):
+    torch.manual_seed(1)
+    h, x = torch.randn(300, 128, requires_grad=True), torch.randn(300, 128, requires_grad=True)
+    w, b = (1 + 0.1 * torch.randn(128)).requires_grad_(), (0.1 * torch.randn(128)).requires_grad_()
+    keep, scale = ft.dropout_keep((300, 128), p, lib)
+    assert (keep is None) == (p == 0)
+    y = ft.AddDropNorm.apply(h, x, w, b, keep, scale, 1e-12, lib)
+    g = torch.randn_like(y)
+    y.backward(g)
+    refs = [t.detach().double().requires_grad_() for t in (h, x, w, b)]
+    mask = torch.ones(300, 128, dtype=torch.float64) if keep is None else keep.double() * scale
+    ref = F.layer_norm(refs[0] * mask + refs[1], (128,), refs[2], refs[3], 1e-12)
+    ref.backward(g.double())
+    torch.testing.assert_close(y.double(), ref, atol=1e-5, rtol=1e-5)
+    for ours, theirs in zip((h, x, w, b), refs):
+        torch.testing.assert_close(ours.grad.double(), theirs.grad, atol=2e-5, rtol=1e-5)
+
+
+def test_dropout_masks_have_the_fast_dropout_statistics_and_follow_the_seed(lib):
+    n, p = 1_000_000, 0.1
+    torch.manual_seed(3)
+    keep, scale = ft.dropout_keep((n,), p, lib)
+    q = round(p * 65536) / 65536
+    assert scale == pytest.approx(1 / (1 - q))
+    assert abs(1 - float(keep.double().mean()) - q) < 5 * math.sqrt(q * (1 - q) / n)
+    k = keep.numpy().astype(np.float64) - keep.numpy().mean()
+    for lag in (1, 2, 3, 4, 5, 8, 128):  # neighbours, the four slices of one word, the next row
+        assert abs(float((k[:-lag] * k[lag:]).mean()) / float((k * k).mean())) < 5 / math.sqrt(n), lag
+    torch.manual_seed(3)
+    again, _ = ft.dropout_keep((n,), p, lib)
+    other, _ = ft.dropout_keep((n,), p, lib)  # the next call draws a new seed
+    assert torch.equal(keep, again) and not torch.equal(keep, other)
+
+
+def _fit(esol, epochs=2, **kw):
+    enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0)
+    model = sciptm.PropertyPredictor(enc, task="regression", epochs=epochs, batch_size=16, seed=0, **kw)
+    df = esol.iloc[:96]
+    model.fit(df["smiles"].tolist()[:80], df[ESOL_TARGET].to_numpy(float)[:80],
+              valid=(df["smiles"].tolist()[80:], df[ESOL_TARGET].to_numpy(float)[80:]))
+    return model
+
+
+def test_same_seed_fits_are_identical_and_train(esol, lib):
+    a, b = _fit(esol), _fit(esol)
+    sa, sb = a.module_.state_dict(), b.module_.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert a.history_["train_loss"].tolist() == b.history_["train_loss"].tolist()
+    assert a.history_["valid_score"].tolist() == b.history_["valid_score"].tolist()
+    fresh = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=0).model.state_dict()
+    assert any(not torch.equal(sa[f"encoder.{k}"], v) for k, v in fresh.items())  # the encoder was trained
+
+
+def test_the_fused_path_runs_in_fit_and_the_switch_turns_it_off(esol, lib, monkeypatch):
+    calls = {"fused": 0}
+    real = ft.FusedForward._encode
+
+    def counted(self, *args):
+        calls["fused"] += 1
+        return real(self, *args)
+
+    monkeypatch.setattr(ft.FusedForward, "_encode", counted)
+    on = _fit(esol, epochs=1)
+    assert calls["fused"] == 5  # 80 rows in batches of 16
+    monkeypatch.setenv("SCIPTM_FUSED_TRAINING", "0")
+    calls["fused"] = 0
+    off = _fit(esol, epochs=1)
+    assert calls["fused"] == 0
+    module, _ = _module()
+    assert ft.fused_forward(module) is None
+    # both paths train the same function: the first epoch's losses agree closely, not bit for bit
+    assert on.history_["train_loss"].iloc[0] == pytest.approx(off.history_["train_loss"].iloc[0], rel=0.05)
+    monkeypatch.setenv("SCIPTM_FUSED_TRAINING", "1")
+    monkeypatch.setenv("SCIPTM_FAST_DROPOUT", "0")  # PyTorch's dropout asked for: not the fused masks
+    assert ft.fused_forward(module) is None
+
+
+def test_no_compiler_gives_the_transformers_path(esol, monkeypatch, caplog):
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    ft.reset()
+    try:
+        with caplog.at_level(logging.INFO, logger="sciptm.training.fused_training"):
+            assert ft.kernel() is None
+            module, _ = _module()
+            assert ft.fused_forward(module) is None
+            model = _fit(esol, epochs=1)
+        assert "fused training kernels not used" in caplog.text and "no C compiler" in caplog.text
+        assert np.isfinite(model.history_["train_loss"]).all()
+    finally:
+        monkeypatch.delenv("CC")
+        ft.reset()
+
+
+def test_unsupported_modules_and_batches_fall_back(esol, lib):
+    module, enc = _module()
+
+    class Other(PredictorModule):
+        pass
+
+    assert "not a PredictorModule" in ft.unsupported_reason(Other(module.encoder, module.head, "mean"))
+    esm = sciptm.Encoder.from_config(domain="protein", size="tiny", seed=0)
+    assert ft.unsupported_reason(PredictorModule(esm.model, MLPHead(esm.model.config.hidden_size, 1), "mean"))
+    fused = ft.fused_forward(module)
+    batch = enc.tokenize(esol["smiles"].tolist()[:8])
+    set_encoder_dropout(module.encoder, 0.0, 0.1)  # attention-probability dropout: the transformers forward
+    assert fused.fallback_reason(batch["input_ids"], batch["attention_mask"]) == "attention-probability dropout"
+    module.eval()
+    assert fused.fallback_reason(batch["input_ids"], batch["attention_mask"]) == "eval mode"
+
+
+def test_packed_validation_predictions_match_the_module(esol, lib):
+    module, enc = _module()
+    module.eval()
+    rows = esol["smiles"].tolist()[:100]
+    batch = enc.tokenize(rows)
+    ids = [list(r[m.bool()]) for r, m in zip(batch["input_ids"], batch["attention_mask"])]
+    feats = np.random.default_rng(0).normal(size=(100, 0))
+    with torch.inference_mode():
+        ref = module(batch["input_ids"], batch["attention_mask"])
+        out = ft.predict_packed(module, ids, feats)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    module.train()
+    assert ft.predict_packed(module, ids, feats) is None
