@@ -8,7 +8,9 @@ the shares are applied to the forward's own CPU time).
 
 ``--fused ab`` (the default) measures the forward and ``embed`` with the C kernels of
 :mod:`sciptm.encoders.fused_attention` off and on (``SCIPTM_FUSED_ATTENTION=0/1``), the repeats interleaved
-(off, on, off, on...) so both see the same load, and profiles both; ``--fused on``/``off`` only one side.
+(off, on, off, on...) so both see the same load, and profiles both; ``--fused all`` adds the side ``onednn``
+(C attention/GELU/LayerNorm with PyTorch's dynamic int8 ``Linear``: ``lean.INT8_KERNEL = False``, the int8
+path before stop 23), ``--fused int8ab`` is ``onednn`` vs ``on``; ``--fused on``/``off``/``onednn`` one side.
 
 Usage::
 
@@ -26,6 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import moses
 
+#: SCIPTM_FUSED_ATTENTION and sciptm.encoders.lean.INT8_KERNEL of each side
+SIDES = {"off": ("0", True), "onednn": ("1", False), "on": ("1", True)}
+LABELS = {"off": "PyTorch attention, GELU, LayerNorm; onednn int8 Linear",
+          "onednn": "C attention, GELU, add + LayerNorm; onednn int8 Linear",
+          "on": "all C kernels: int8 layers with per-row u8 activations, fused block"}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -33,16 +41,22 @@ def main() -> None:
     ap.add_argument("--skip", type=int, default=20000, help="first MOSES row used")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--top", type=int, default=10)
-    ap.add_argument("--fused", choices=["ab", "on", "off"], default="ab",
-                    help="SCIPTM_FUSED_ATTENTION: both (interleaved A/B), or one side")
+    ap.add_argument("--fused", choices=["ab", "all", "int8ab", "on", "off", "onednn"], default="ab",
+                    help="sides: off/on (ab), off/onednn/on (all), onednn/on (int8ab), or one side")
     args = ap.parse_args()
-    sides = {"ab": ["0", "1"], "on": ["1"], "off": ["0"]}[args.fused]
+    sides = {"ab": ["off", "on"], "all": ["off", "onednn", "on"], "int8ab": ["onednn", "on"], "on": ["on"],
+             "off": ["off"], "onednn": ["onednn"]}[args.fused]
 
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     import sciptm
+    from sciptm.encoders import lean as lean_module
     from sciptm.encoders.lean import inference_lean, token_ids
+
+    def use(side: str) -> None:
+        """SCIPTM_FUSED_ATTENTION and lean.INT8_KERNEL of a side"""
+        os.environ["SCIPTM_FUSED_ATTENTION"], lean_module.INT8_KERNEL = SIDES[side]
 
     torch.set_num_threads(1)
     smiles = moses(args.n, skip=args.skip)
@@ -50,14 +64,18 @@ def main() -> None:
     enc.embed(smiles[:256], quantize="int8", progress=False)  # int8 copy made, kernels built
     n = len(smiles)
 
+    for side in sides:  # every side's kernels built (onednn: its per-shape kernels)
+        use(side)
+        enc.embed(smiles[:256], quantize="int8", progress=False)
+
     def cpu_ms(fn, modes=("",)):
-        """Median CPU ms per molecule of ``fn`` for each value of SCIPTM_FUSED_ATTENTION in ``modes``
-        (``""``: whatever is set), the repeats interleaved."""
+        """Median CPU ms per molecule of ``fn`` for each side in ``modes`` (``""``: whatever is set), the
+        repeats interleaved."""
         times: dict[str, list[float]] = {m: [] for m in modes}
         for _ in range(args.repeats):
             for m in modes:
                 if m:
-                    os.environ["SCIPTM_FUSED_ATTENTION"] = m
+                    use(m)
                 c = time.process_time()
                 fn()
                 times[m].append((time.process_time() - c) * 1e3 / n)
@@ -80,23 +98,23 @@ def main() -> None:
     print(f"{n} MOSES SMILES, {tokens:.1f} tokens/molecule, 1 thread, load average {load:.2f} -> "
           f"{os.getloadavg()[0]:.2f}")
     for m in sides:
-        print(f"SCIPTM_FUSED_ATTENTION={m} ({'C kernels' if m == '1' else 'PyTorch attention, GELU, LayerNorm'}):")
+        print(f"{m} ({LABELS[m]}):")
         rest = whole[m] - rdkit - tok - fwd[m]
         for k, v in [("embed (end to end)", whole[m]), ("RDKit validation + canonical SMILES", rdkit),
                      ("token ids", tok), ("int8 lean forward", fwd[m]), ("rest (sorting, packing, output)", rest)]:
             print(f"  {k:40s} {v:6.3f} ms CPU/molecule")
-    if len(sides) == 2:
-        print(f"on/off: embed {whole['1'] / whole['0']:.3f}, forward {fwd['1'] / fwd['0']:.3f}")
+    for m in sides[1:]:
+        print(f"{m}/{sides[0]}: embed {whole[m] / whole[sides[0]]:.3f}, forward {fwd[m] / fwd[sides[0]]:.3f}")
 
     for m in sides:
-        os.environ["SCIPTM_FUSED_ATTENTION"] = m
+        use(m)
         c = time.process_time()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             forward()
         spent = (time.process_time() - c) * 1e6  # us of CPU in the profiled pass (profiler overhead included)
         events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
         ops = sum(e.self_cpu_time_total for e in events)
-        print(f"SCIPTM_FUSED_ATTENTION={m}: int8 lean forward, shares of the profiled pass's CPU time (torch.profiler "
+        print(f"{m}: int8 lean forward, shares of the profiled pass's CPU time (torch.profiler "
               f"operators; the rest is outside every operator: the C kernels via ctypes, Python, the profiler), "
               f"applied to its {fwd[m]:.3f} ms:")
         for e in events[: args.top]:

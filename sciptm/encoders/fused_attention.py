@@ -14,7 +14,12 @@ CPU's flags. The library is written to a temporary file and renamed into place, 
 once never load a half-written file. When there is no compiler, the compile fails, the CPU lacks AVX2/FMA or
 ``SCIPTM_FUSED_ATTENTION=0``, :func:`kernel` returns ``None`` (the reason logged once at INFO) and callers
 keep PyTorch's attention. The same library has an in-place erf GELU (:func:`gelu_`) and a fused residual add +
-LayerNorm (:func:`add_layernorm_`), which the lean forward runs after attention when the kernel is on.
+LayerNorm (:func:`add_layernorm_`), which the lean forward runs after attention when the kernel is on, and int8
+linear layers for the int8 copy of ``embed`` (:func:`quantize_rows`, :func:`qlinear`, :func:`int8_finish`): u8
+activations quantized per row (7 bits, a scale and zero point each) times the int8 copy's own s8 weights (one
+scale per output channel), an AVX2 6 x 16 micro-kernel, and everything of a block after attention (output
+projection, add + LayerNorm, up-projection, GELU, down-projection, add + LayerNorm, the next block's u8 input) in
+48-row chunks that stay in the L2 cache.
 Inference only (no autograd). With ``torch.get_num_threads() > 1`` the work of one call is split (whole
 sequences, or rows) over that many threads (the ``ctypes`` calls release the GIL).
 

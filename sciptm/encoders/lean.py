@@ -11,7 +11,9 @@ self-attention, residual + LayerNorm, feed-forward with GELU, residual + LayerNo
   matrices of a few fixed sizes: the linear layers see ``M x d`` matrices of real tokens only (attention runs
   per sequence: one call per layer of the C kernel of :mod:`sciptm.encoders.fused_attention`, or PyTorch's
   SDPA per group of equal-length sequences where the kernel is off or unavailable), pooling happens inside,
-  and the fixed shapes let the ``onednn`` int8 kernels be built once instead of for every new batch shape.
+  and the fixed shapes let the ``onednn`` int8 kernels be built once instead of for every new batch shape;
+  with the C kernels on, the int8 copy runs its linear layers there instead (per-row u8 activations, the block
+  after attention fused in L2-sized row chunks; :data:`INT8_KERNEL`), on the real rows only.
 
 The fp32 module shares its parameters with the ``transformers`` model it was built from and is
 autograd-capable (dropout included in training mode), so it can stand in for the model's forward in
