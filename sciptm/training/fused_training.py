@@ -54,11 +54,13 @@ def _load(path: Any) -> ctypes.CDLL:
         "sciptm_train_isa": (ctypes.c_int, []),
         "sciptm_gelu_fwd": (None, [_P, _P, _I]),
         "sciptm_gelu_bwd": (None, [_P, _P, _P, _I]),
+        "sciptm_gelu_fwd_grad": (None, [_P, _P, _P, _P, _I, _I]),
+        "sciptm_mul_colsum": (None, [_P, _P, _P, _P, _I, _I]),
         "sciptm_dropout_mask": (None, [_P, _I, _I, ctypes.c_uint64]),
-        "sciptm_add_drop_ln_fwd": (None, [_P, _P, _P, _F, _P, _P, _P, _P, _P, _I, _I, _F]),
-        "sciptm_add_drop_ln_bwd": (None, [_P, _P, _P, _P, _F, _P, _P, _P, _P, _P, _I, _I]),
-        "sciptm_attn_fwd": (ctypes.c_int, [_P, _P, _P, _P, _I, _I, _I, _F]),
-        "sciptm_attn_bwd": (ctypes.c_int, [_P, _P, _P, _P, _P, _P, _I, _I, _I, _F]),
+        "sciptm_add_drop_ln_fwd": (None, [_P, _P, _P, _P, _F, _P, _P, _P, _P, _P, _I, _I, _F]),
+        "sciptm_add_drop_ln_bwd": (None, [_P, _P, _P, _P, _F, _P, _P, _P, _P, _P, _P, _I, _I]),
+        "sciptm_attn_fwd": (ctypes.c_int, [_P, _P, _P, _P, _P, _I, _I, _I, _F]),
+        "sciptm_attn_bwd": (ctypes.c_int, [_P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _I, _F]),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)
@@ -101,72 +103,89 @@ def _ptr(t: torch.Tensor | None) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------- autograd ops
+def _once(ctx: Any) -> None:
+    """The backward of these functions reuses saved buffers: a second backward through one graph is refused."""
+    if getattr(ctx, "done", False):
+        raise RuntimeError("the fused training graph can be backpropagated once (retain_graph is not supported)")
+    ctx.done = True
+
+
 class PackedAttention(torch.autograd.Function):
-    """Attention of packed sequences: ``qkv`` (``rows x 3d``) -> ``rows x d``; ``seqs`` an ``int64``
-    ``n x 2`` array of (first row, length)."""
+    """Attention of packed sequences: ``qkv + bias`` (``rows x 3d`` without its bias, plus the ``3d`` bias or
+    ``None``) -> ``rows x d``; ``seqs`` an ``int64`` ``n x 2`` array of (first row, length)."""
 
     @staticmethod
-    def forward(ctx: Any, qkv: torch.Tensor, seqs: np.ndarray, heads: int, lib: ctypes.CDLL) -> torch.Tensor:
+    def forward(ctx: Any, qkv: torch.Tensor, bias: torch.Tensor | None, seqs: np.ndarray, heads: int,
+                lib: ctypes.CDLL) -> torch.Tensor:
         rows, d = qkv.shape[0], qkv.shape[1] // 3
         hd = d // heads
         lengths = seqs[:, 1]
         probs = torch.empty(int((heads * lengths * ((lengths + 7) // 8 * 8)).sum()))
         out = torch.empty(rows, d)
         qkv = qkv.contiguous()
-        if lib.sciptm_attn_fwd(qkv.data_ptr(), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data, len(seqs), heads,
-                               hd, hd ** -0.5):
+        bias = None if bias is None else bias.contiguous()
+        if lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data,
+                               len(seqs), heads, hd, hd ** -0.5):
             raise MemoryError("fused training attention: scratch allocation failed")
-        ctx.save_for_backward(qkv, out, probs)
+        ctx.save_for_backward(qkv, bias, out, probs)
         ctx.seqs, ctx.heads, ctx.lib = seqs, heads, lib
         return out
 
     @staticmethod
     def backward(ctx: Any, dout: torch.Tensor) -> tuple[Any, ...]:
-        qkv, out, probs = ctx.saved_tensors
+        qkv, bias, out, probs = ctx.saved_tensors
         dout = dout.contiguous()
         dqkv = torch.empty_like(qkv)
+        dbias = None if bias is None else torch.empty_like(bias)
         hd = out.shape[1] // ctx.heads
-        if ctx.lib.sciptm_attn_bwd(qkv.data_ptr(), out.data_ptr(), probs.data_ptr(), dout.data_ptr(),
-                                   dqkv.data_ptr(), ctx.seqs.ctypes.data, len(ctx.seqs), ctx.heads, hd, hd ** -0.5):
+        if ctx.lib.sciptm_attn_bwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), dout.data_ptr(),
+                                   dqkv.data_ptr(), _ptr(dbias), ctx.seqs.ctypes.data, len(ctx.seqs), ctx.heads, hd,
+                                   hd ** -0.5):
             raise MemoryError("fused training attention backward: scratch allocation failed")
-        return dqkv, None, None, None
+        return dqkv, dbias, None, None, None
 
 
 class Gelu(torch.autograd.Function):
-    """erf GELU (``F.gelu(u)``) with its derivative in C."""
+    """erf GELU of ``u + bias`` (``rows x cols``, the bias of ``cols`` or ``None``) in C; the forward also writes
+    the derivative (one pass for erf and exp), so the backward is a multiplication (written over that saved
+    buffer) with the bias gradient summed on the way."""
 
     @staticmethod
-    def forward(ctx: Any, u: torch.Tensor, lib: ctypes.CDLL) -> torch.Tensor:
+    def forward(ctx: Any, u: torch.Tensor, bias: torch.Tensor | None, lib: ctypes.CDLL) -> torch.Tensor:
         u = u.contiguous()
-        y = torch.empty_like(u)
-        lib.sciptm_gelu_fwd(u.data_ptr(), y.data_ptr(), u.numel())
-        ctx.save_for_backward(u)
-        ctx.lib = lib
+        bias = None if bias is None else bias.contiguous()
+        y, dg = torch.empty_like(u), torch.empty_like(u)
+        lib.sciptm_gelu_fwd_grad(u.data_ptr(), _ptr(bias), y.data_ptr(), dg.data_ptr(), u.shape[0], u.shape[1])
+        ctx.save_for_backward(dg)
+        ctx.lib, ctx.has_bias = lib, bias is not None
         return y
 
     @staticmethod
     def backward(ctx: Any, dy: torch.Tensor) -> tuple[Any, ...]:
-        (u,) = ctx.saved_tensors
+        _once(ctx)
+        (dg,) = ctx.saved_tensors
         dy = dy.contiguous()
-        du = torch.empty_like(u)
-        ctx.lib.sciptm_gelu_bwd(u.data_ptr(), dy.data_ptr(), du.data_ptr(), u.numel())
-        return du, None
+        db = torch.empty(dg.shape[1])
+        ctx.lib.sciptm_mul_colsum(dy.data_ptr(), dg.data_ptr(), dg.data_ptr(), db.data_ptr(), dg.shape[0],
+                                  dg.shape[1])
+        return dg, db if ctx.has_bias else None, None
 
 
 class AddDropNorm(torch.autograd.Function):
-    """``LayerNorm(dropout(h) + x)`` over the last dimension (``h``, ``x``: ``rows x d``); ``keep`` a ``uint8``
-    mask (1 = kept, scaled by ``scale``) or ``None``."""
+    """``LayerNorm(dropout(h + hbias) + x)`` over the last dimension (``h``, ``x``: ``rows x d``; ``hbias``, the
+    projection's bias, or ``None``); ``keep`` a ``uint8`` mask (1 = kept, scaled by ``scale``) or ``None``."""
 
     @staticmethod
-    def forward(ctx: Any, h: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                keep: torch.Tensor | None, scale: float, eps: float, lib: ctypes.CDLL) -> torch.Tensor:
+    def forward(ctx: Any, h: torch.Tensor, hbias: torch.Tensor | None, x: torch.Tensor, weight: torch.Tensor,
+                bias: torch.Tensor, keep: torch.Tensor | None, scale: float, eps: float,
+                lib: ctypes.CDLL) -> torch.Tensor:
         h, x = h.contiguous(), x.contiguous()
         rows, d = h.shape
         y, xhat, rstd = torch.empty_like(h), torch.empty_like(h), torch.empty(rows)
-        lib.sciptm_add_drop_ln_fwd(h.data_ptr(), x.data_ptr(), _ptr(keep), scale, weight.data_ptr(), bias.data_ptr(),
-                                   y.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), rows, d, eps)
+        lib.sciptm_add_drop_ln_fwd(h.data_ptr(), _ptr(hbias), x.data_ptr(), _ptr(keep), scale, weight.data_ptr(),
+                                   bias.data_ptr(), y.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), rows, d, eps)
         ctx.save_for_backward(xhat, rstd, weight)
-        ctx.keep, ctx.scale, ctx.lib = keep, scale, lib
+        ctx.keep, ctx.scale, ctx.lib, ctx.has_hbias = keep, scale, lib, hbias is not None
         return y
 
     @staticmethod
@@ -176,12 +195,13 @@ class AddDropNorm(torch.autograd.Function):
         rows, d = xhat.shape
         dx, dh = torch.empty_like(xhat), torch.empty_like(xhat)
         dw, db = torch.empty(d), torch.empty(d)
+        dhb = torch.empty(d) if ctx.has_hbias else None
         ctx.lib.sciptm_add_drop_ln_bwd(dy.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), _ptr(ctx.keep), ctx.scale,
                                        weight.data_ptr(), dx.data_ptr(), dh.data_ptr(), dw.data_ptr(), db.data_ptr(),
-                                       rows, d)
+                                       _ptr(dhb), rows, d)
         need = ctx.needs_input_grad
-        return (dh if need[0] else None, dx if need[1] else None, dw if need[2] else None,
-                db if need[3] else None, None, None, None, None)
+        return (dh if need[0] else None, dhb if need[1] else None, dx if need[2] else None,
+                dw if need[3] else None, db if need[4] else None, None, None, None, None)
 
 
 def dropout_keep(shape: tuple[int, ...], p: float, lib: ctypes.CDLL) -> tuple[torch.Tensor | None, float]:
@@ -269,21 +289,28 @@ class FusedForward:
         firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         seqs = np.ascontiguousarray(np.stack([firsts, lengths], axis=1))
         for block, layer in zip(lean.blocks, self.layers):
+            # GEMMs without their bias (no bias copy into the output, no column sums in autograd): each bias is
+            # added, and its gradient summed, inside the C kernel that reads the GEMM's output
             w = torch.cat([block.query.weight, block.key.weight, block.value.weight])
-            b = torch.cat([block.query.bias, block.key.bias, block.value.bias])
-            qkv = F.linear(x, w, b)
-            a = PackedAttention.apply(qkv, seqs, block.heads, lib)
-            h = F.linear(a, block.attn_out.weight, block.attn_out.bias)
-            x = self._add_norm(h, x, block.attn_norm, _dropout_p(getattr(layer.attention.output, "dropout", None)))
-            u = F.linear(x, block.up.weight, block.up.bias)
-            g = Gelu.apply(u, lib) if block.gelu == "none" else F.gelu(u, approximate=block.gelu)
-            h = F.linear(g, block.down.weight, block.down.bias)
-            x = self._add_norm(h, x, block.out_norm, _dropout_p(getattr(layer.output, "dropout", None)))
+            biases = (block.query.bias, block.key.bias, block.value.bias)
+            b = None if any(t is None for t in biases) else torch.cat(biases)
+            qkv = F.linear(x, w)
+            a = PackedAttention.apply(qkv, b, seqs, block.heads, lib)
+            h = F.linear(a, block.attn_out.weight)
+            x = self._add_norm(h, block.attn_out.bias, x, block.attn_norm,
+                               _dropout_p(getattr(layer.attention.output, "dropout", None)))
+            if block.gelu == "none":
+                g = Gelu.apply(F.linear(x, block.up.weight), block.up.bias, lib)
+            else:
+                g = F.gelu(F.linear(x, block.up.weight, block.up.bias), approximate=block.gelu)
+            h = F.linear(g, block.down.weight)
+            x = self._add_norm(h, block.down.bias, x, block.out_norm, _dropout_p(getattr(layer.output, "dropout", None)))
         return x
 
-    def _add_norm(self, h: torch.Tensor, x: torch.Tensor, norm: nn.LayerNorm, p: float) -> torch.Tensor:
+    def _add_norm(self, h: torch.Tensor, hbias: torch.Tensor | None, x: torch.Tensor, norm: nn.LayerNorm,
+                  p: float) -> torch.Tensor:
         keep, scale = dropout_keep(tuple(h.shape), p, self.lib)
-        return AddDropNorm.apply(h, x, norm.weight, norm.bias, keep, scale, float(norm.eps), self.lib)
+        return AddDropNorm.apply(h, hbias, x, norm.weight, norm.bias, keep, scale, float(norm.eps), self.lib)
 
     def _pool(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         how = self.module.pooling
@@ -310,6 +337,12 @@ def unsupported_reason(module: nn.Module) -> str | None:
     reason = lean_reason(module.encoder)
     if reason is not None:
         return reason
+    for layer in module.encoder.encoder.layer:
+        norms = (layer.attention.output.LayerNorm, layer.output.LayerNorm)
+        if any(n.weight is None or n.bias is None for n in norms):
+            return "a block's LayerNorm has no weight or bias"
+        if (module.encoder.config.hidden_size // module.encoder.config.num_attention_heads) % 8:
+            return "head_dim is not a multiple of 8"
     if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in module.parameters()):
         return "parameters are not fp32 on CPU"
     return None

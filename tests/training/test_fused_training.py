@@ -81,30 +81,41 @@ def test_attention_kernel_matches_sdpa_forward_and_backward(lib, heads, head_dim
     d = heads * head_dim
     gen = torch.Generator().manual_seed(heads)
     qkv = torch.randn(int(lengths.sum()), 3 * d, generator=gen).requires_grad_()
+    bias = (0.3 * torch.randn(3 * d, generator=gen)).requires_grad_()
     grad_out = torch.randn(int(lengths.sum()), d, generator=gen)
-    out = ft.PackedAttention.apply(qkv, seqs, heads, lib)
+    out = ft.PackedAttention.apply(qkv, bias, seqs, heads, lib)
     out.backward(grad_out)
-    ref_in = qkv.detach().double().requires_grad_()
+    ref_in, ref_bias = qkv.detach().double().requires_grad_(), bias.detach().double().requires_grad_()
     parts = []
     for first, t in seqs:
-        q, k, v = ref_in[first:first + t].view(t, 3, heads, head_dim).permute(1, 2, 0, 3)
+        q, k, v = (ref_in[first:first + t] + ref_bias).view(t, 3, heads, head_dim).permute(1, 2, 0, 3)
         parts.append(F.scaled_dot_product_attention(q, k, v).transpose(0, 1).reshape(t, d))
     ref = torch.cat(parts)
     ref.backward(grad_out.double())
     torch.testing.assert_close(out.double(), ref, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(qkv.grad.double(), ref_in.grad, atol=2e-5, rtol=1e-5)
+    torch.testing.assert_close(bias.grad.double(), ref_bias.grad, atol=1e-4, rtol=1e-5)
+    plain = ft.PackedAttention.apply(qkv.detach(), None, seqs, heads, lib)  # no bias
+    torch.testing.assert_close(plain, ft.PackedAttention.apply(qkv.detach(), torch.zeros(3 * d), seqs, heads, lib))
 
 
-def test_gelu_forward_and_backward_match_autograd(lib):
-    u = (torch.linspace(-12, 12, 40_001) + 0.0).requires_grad_()
+@pytest.mark.parametrize("cols", [512, 13])
+def test_gelu_forward_and_backward_match_autograd(lib, cols):
+    u = torch.linspace(-12, 12, 80 * cols).view(80, cols).requires_grad_()
+    bias = (0.5 * torch.randn(cols, generator=torch.Generator().manual_seed(1))).requires_grad_()
     g = torch.randn(u.shape, generator=torch.Generator().manual_seed(0))
-    y = ft.Gelu.apply(u, lib)
+    y = ft.Gelu.apply(u, bias, lib)
     y.backward(g)
-    ref_in = u.detach().double().requires_grad_()
-    ref = F.gelu(ref_in)
+    ref_in, ref_bias = u.detach().double().requires_grad_(), bias.detach().double().requires_grad_()
+    ref = F.gelu(ref_in + ref_bias)
     ref.backward(g.double())
     torch.testing.assert_close(y.double(), ref, atol=2e-6, rtol=1e-6)
     torch.testing.assert_close(u.grad.double(), ref_in.grad, atol=2e-6, rtol=1e-5)
+    torch.testing.assert_close(bias.grad.double(), ref_bias.grad, atol=1e-4, rtol=1e-5)
+    y = ft.Gelu.apply(u, None, lib)
+    y.sum().backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="once"):
+        y.sum().backward()
 
 
 @pytest.mark.parametrize("p", [0.0, 0.1])
@@ -112,18 +123,19 @@ def test_dropout_add_layernorm_forward_and_backward_match_autograd(lib, p):
     torch.manual_seed(1)
     h, x = torch.randn(300, 128, requires_grad=True), torch.randn(300, 128, requires_grad=True)
     w, b = (1 + 0.1 * torch.randn(128)).requires_grad_(), (0.1 * torch.randn(128)).requires_grad_()
+    hb = (0.2 * torch.randn(128)).requires_grad_()
     keep, scale = ft.dropout_keep((300, 128), p, lib)
     assert (keep is None) == (p == 0)
-    y = ft.AddDropNorm.apply(h, x, w, b, keep, scale, 1e-12, lib)
+    y = ft.AddDropNorm.apply(h, hb, x, w, b, keep, scale, 1e-12, lib)
     g = torch.randn_like(y)
     y.backward(g)
-    refs = [t.detach().double().requires_grad_() for t in (h, x, w, b)]
+    refs = [t.detach().double().requires_grad_() for t in (h, hb, x, w, b)]
     mask = torch.ones(300, 128, dtype=torch.float64) if keep is None else keep.double() * scale
-    ref = F.layer_norm(refs[0] * mask + refs[1], (128,), refs[2], refs[3], 1e-12)
+    ref = F.layer_norm((refs[0] + refs[1]) * mask + refs[2], (128,), refs[3], refs[4], 1e-12)
     ref.backward(g.double())
     torch.testing.assert_close(y.double(), ref, atol=1e-5, rtol=1e-5)
-    for ours, theirs in zip((h, x, w, b), refs):
-        torch.testing.assert_close(ours.grad.double(), theirs.grad, atol=2e-5, rtol=1e-5)
+    for ours, theirs in zip((h, hb, x, w, b), refs):
+        torch.testing.assert_close(ours.grad.double(), theirs.grad, atol=1e-4, rtol=1e-5)
 
 
 def test_dropout_masks_have_the_fast_dropout_statistics_and_follow_the_seed(lib):

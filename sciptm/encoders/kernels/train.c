@@ -23,7 +23,7 @@
 
 int sciptm_train_isa(void) { return SCIPTM_AVX2; }
 
-int sciptm_train_version(void) { return 1; }
+int sciptm_train_version(void) { return 2; }
 
 static inline int64_t round8(int64_t t) { return (t + 7) & ~(int64_t)7; }
 
@@ -87,6 +87,48 @@ void sciptm_gelu_fwd(const float *u, float *y, int64_t n) {
     }
 #endif
     for (; i < n; ++i) y[i] = 0.5f * u[i] * (1.0f + erff(u[i] * 0.70710678118654752f));
+}
+
+/* For v = u + bias (rows x cols, bias of cols floats or NULL): y = GELU(v) and dg = GELU'(v) = Phi(v) + v phi(v)
+ * in one pass (the backward is then dy * dg). */
+void sciptm_gelu_fwd_grad(const float *u, const float *bias, float *y, float *dg, int64_t rows, int64_t cols) {
+    const int64_t n = rows * cols;
+#if SCIPTM_AVX2
+    if (cols % 8 == 0) {
+        const __m256 r2 = _mm256_set1_ps(0.70710678118654752f), half = _mm256_set1_ps(0.5f);
+        const __m256 mhalf = _mm256_set1_ps(-0.5f), c = _mm256_set1_ps(0.39894228040143268f);
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < cols; j += 8) {
+                const int64_t i = r * cols + j;
+                __m256 v = _mm256_loadu_ps(u + i);
+                if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
+                __m256 cdf = _mm256_fmadd_ps(half, erf256(_mm256_mul_ps(v, r2)), half);
+                __m256 pdf = _mm256_mul_ps(c, exp256(_mm256_mul_ps(mhalf, _mm256_mul_ps(v, v))));
+                _mm256_storeu_ps(y + i, _mm256_mul_ps(v, cdf));
+                _mm256_storeu_ps(dg + i, _mm256_fmadd_ps(v, pdf, cdf));
+            }
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; ++i) {
+        float v = u[i] + (bias ? bias[i % cols] : 0.0f), cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+        y[i] = v * cdf;
+        dg[i] = cdf + v * 0.39894228040143268f * expf(-0.5f * v * v);
+    }
+}
+
+/* du = dy * dg (rows x cols; du may alias dg) and db = the column sums of du (cols floats, overwritten). */
+void sciptm_mul_colsum(const float *dy, const float *dg, float *du, float *db, int64_t rows, int64_t cols) {
+    memset(db, 0, (size_t)cols * sizeof(float));
+    for (int64_t r = 0; r < rows; ++r) {
+        const float *a = dy + r * cols, *b = dg + r * cols;
+        float *o = du + r * cols;
+        for (int64_t j = 0; j < cols; ++j) {
+            float v = a[j] * b[j];
+            o[j] = v;
+            db[j] += v;
+        }
+    }
 }
 
 /* du = dy * GELU'(u) = dy * (Phi(u) + u phi(u)), n elements (du may alias dy). */
@@ -175,9 +217,10 @@ static inline __m256 keep8(const uint8_t *k, __m256 scale) {
 }
 #endif
 
-/* y = LayerNorm(keep * scale * h + x) over rows of d; xhat (normalized, before gamma/beta) and rstd saved for
- * the backward. keep may be NULL (no dropout). */
-void sciptm_add_drop_ln_fwd(const float *h, const float *x, const uint8_t *keep, float scale, const float *gamma,
+/* y = LayerNorm(keep * scale * (h + hb) + x) over rows of d; xhat (normalized, before gamma/beta) and rstd saved
+ * for the backward. keep may be NULL (no dropout); hb (a bias of d floats, the projection's) may be NULL. */
+void sciptm_add_drop_ln_fwd(const float *h, const float *hb, const float *x, const uint8_t *keep, float scale,
+                            const float *gamma,
                             const float *beta, float *y, float *xhat, float *rstd, int64_t rows, int64_t d,
                             float eps) {
 #if SCIPTM_AVX2
@@ -190,6 +233,7 @@ void sciptm_add_drop_ln_fwd(const float *h, const float *x, const uint8_t *keep,
             __m256 acc = _mm256_setzero_ps();
             for (int64_t b = 0; b < nb; ++b) {
                 __m256 hv = _mm256_loadu_ps(hr + 8 * b);
+                if (hb) hv = _mm256_add_ps(hv, _mm256_loadu_ps(hb + 8 * b));
                 if (keep) hv = _mm256_mul_ps(hv, keep8(keep + r * d + 8 * b, sc));
                 z[b] = _mm256_add_ps(hv, _mm256_loadu_ps(xr + 8 * b));
                 acc = _mm256_add_ps(acc, z[b]);
@@ -219,7 +263,8 @@ void sciptm_add_drop_ln_fwd(const float *h, const float *x, const uint8_t *keep,
         float *yr = y + r * d, *nr = xhat + r * d;
         float sum = 0.0f;
         for (int64_t c = 0; c < d; ++c) {
-            z[c] = (keep && !keep[r * d + c] ? 0.0f : (keep ? hr[c] * scale : hr[c])) + xr[c];
+            float hc = hr[c] + (hb ? hb[c] : 0.0f);
+            z[c] = (keep && !keep[r * d + c] ? 0.0f : (keep ? hc * scale : hc)) + xr[c];
             sum += z[c];
         }
         float mean = sum / (float)d, var = 0.0f;
@@ -238,13 +283,14 @@ void sciptm_add_drop_ln_fwd(const float *h, const float *x, const uint8_t *keep,
     free(z);
 }
 
-/* Backward of sciptm_add_drop_ln_fwd: dx = dL/dx, dh = dL/dh (= dx * keep * scale), dgamma/dbeta summed over
- * rows (overwritten). */
+/* Backward of sciptm_add_drop_ln_fwd: dx = dL/dx, dh = dL/dh (= dx * keep * scale), dgamma/dbeta and dhb (the
+ * bias gradient, the column sums of dh; may be NULL) summed over rows (overwritten). */
 void sciptm_add_drop_ln_bwd(const float *dy, const float *xhat, const float *rstd, const uint8_t *keep, float scale,
-                            const float *gamma, float *dx, float *dh, float *dgamma, float *dbeta, int64_t rows,
-                            int64_t d) {
+                            const float *gamma, float *dx, float *dh, float *dgamma, float *dbeta, float *dhb,
+                            int64_t rows, int64_t d) {
     memset(dgamma, 0, (size_t)d * sizeof(float));
     memset(dbeta, 0, (size_t)d * sizeof(float));
+    if (dhb) memset(dhb, 0, (size_t)d * sizeof(float));
     const float inv_d = 1.0f / (float)d;
 #if SCIPTM_AVX2
     if (d % 8 == 0 && d <= 1024) {
@@ -268,7 +314,9 @@ void sciptm_add_drop_ln_bwd(const float *dy, const float *xhat, const float *rst
                 __m256 nv = _mm256_loadu_ps(nr + 8 * b);
                 __m256 v = _mm256_mul_ps(rs, _mm256_sub_ps(_mm256_sub_ps(g[b], m1), _mm256_mul_ps(nv, m2)));
                 _mm256_storeu_ps(dx + r * d + 8 * b, v);
-                _mm256_storeu_ps(dh + r * d + 8 * b, keep ? _mm256_mul_ps(v, keep8(keep + r * d + 8 * b, sc)) : v);
+                __m256 hv = keep ? _mm256_mul_ps(v, keep8(keep + r * d + 8 * b, sc)) : v;
+                _mm256_storeu_ps(dh + r * d + 8 * b, hv);
+                if (dhb) _mm256_storeu_ps(dhb + 8 * b, _mm256_add_ps(hv, _mm256_loadu_ps(dhb + 8 * b)));
             }
         }
         return;
@@ -289,7 +337,10 @@ void sciptm_add_drop_ln_bwd(const float *dy, const float *xhat, const float *rst
         }
         float m1 = s1 * inv_d, m2 = s2 * inv_d, rs = rstd[r];
         for (int64_t c = 0; c < d; ++c) dxr[c] = rs * (g[c] - m1 - nr[c] * m2);
-        for (int64_t c = 0; c < d; ++c) dhr[c] = keep ? (keep[r * d + c] ? dxr[c] * scale : 0.0f) : dxr[c];
+        for (int64_t c = 0; c < d; ++c) {
+            dhr[c] = keep ? (keep[r * d + c] ? dxr[c] * scale : 0.0f) : dxr[c];
+            if (dhb) dhb[c] += dhr[c];
+        }
     }
     free(g);
 }
@@ -452,8 +503,8 @@ static void softmax_rows(float *s, int64_t t, int64_t tp) {
 
 /* Loads one (sequence, head): q scaled into w->q (t x hd), k into w->k (t x hd) and w->kt (hd x tp, zero
  * padded), v into w->v and w->vt. */
-static void load_head(const float *qkv, int64_t first, int64_t t, int64_t d, int64_t hoff, int64_t hd, float scale,
-                      scratch *w, int need_vt) {
+static void load_head(const float *qkv, const float *bias, int64_t first, int64_t t, int64_t d, int64_t hoff,
+                      int64_t hd, float scale, scratch *w, int need_vt) {
     const int64_t ld = 3 * d, tp = round8(t);
     memset(w->kt, 0, (size_t)(hd * tp) * sizeof(float));
     if (need_vt) memset(w->vt, 0, (size_t)(hd * tp) * sizeof(float));
@@ -461,22 +512,31 @@ static void load_head(const float *qkv, int64_t first, int64_t t, int64_t d, int
         const float *row = qkv + (first + i) * ld + hoff;
         const float *qr = row, *kr = row + d, *vr = row + 2 * d;
         float *qd = w->q + i * hd, *kd = w->k + i * hd, *vd = w->v + i * hd;
-        for (int64_t c = 0; c < hd; ++c) {
-            qd[c] = qr[c] * scale;
-            kd[c] = kr[c];
-            vd[c] = vr[c];
+        if (bias) {
+            const float *bq = bias + hoff, *bk = bias + d + hoff, *bv = bias + 2 * d + hoff;
+            for (int64_t c = 0; c < hd; ++c) {
+                qd[c] = (qr[c] + bq[c]) * scale;
+                kd[c] = kr[c] + bk[c];
+                vd[c] = vr[c] + bv[c];
+            }
+        } else {
+            for (int64_t c = 0; c < hd; ++c) {
+                qd[c] = qr[c] * scale;
+                kd[c] = kr[c];
+                vd[c] = vr[c];
+            }
         }
-        for (int64_t c = 0; c < hd; ++c) w->kt[c * tp + i] = kr[c];
+        for (int64_t c = 0; c < hd; ++c) w->kt[c * tp + i] = kd[c];
         if (need_vt)
-            for (int64_t c = 0; c < hd; ++c) w->vt[c * tp + i] = vr[c];
+            for (int64_t c = 0; c < hd; ++c) w->vt[c * tp + i] = vd[c];
     }
 }
 
 /* Forward: out (rows x d) = attention of every sequence of seqs ((first row, length) pairs); the probabilities
  * of sequence s, head h are saved at probs + offset(s) + h * t * tp (offset(s) = sum over earlier sequences of
  * heads * t * round8(t)). Returns 0, or -1 when scratch memory cannot be allocated. */
-int sciptm_attn_fwd(const float *qkv, float *out, float *probs, const int64_t *seqs, int64_t n_seqs, int64_t heads,
-                    int64_t hd, float scale) {
+int sciptm_attn_fwd(const float *qkv, const float *bias, float *out, float *probs, const int64_t *seqs,
+                    int64_t n_seqs, int64_t heads, int64_t hd, float scale) {
     const int64_t d = heads * hd;
     scratch w = {0};
     int64_t off = 0;
@@ -489,7 +549,7 @@ int sciptm_attn_fwd(const float *qkv, float *out, float *probs, const int64_t *s
         }
         for (int64_t h = 0; h < heads; ++h) {
             float *p = probs + off + h * t * tp;
-            load_head(qkv, first, t, d, h * hd, hd, scale, &w, 0);
+            load_head(qkv, bias, first, t, d, h * hd, hd, scale, &w, 0);
             matmul(w.q, hd, w.kt, tp, p, tp, t, tp, hd);
             softmax_rows(p, t, tp);
             matmul(p, tp, w.v, hd, out + first * d + h * hd, d, t, hd, t);
@@ -502,10 +562,12 @@ int sciptm_attn_fwd(const float *qkv, float *out, float *probs, const int64_t *s
 
 /* Backward: dqkv (rows x 3d, rows of the sequences overwritten) from dout (rows x d), the forward's out and
  * probs, and qkv. */
-int sciptm_attn_bwd(const float *qkv, const float *out, const float *probs, const float *dout, float *dqkv,
-                    const int64_t *seqs, int64_t n_seqs, int64_t heads, int64_t hd, float scale) {
+int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const float *probs, const float *dout,
+                    float *dqkv, float *dbias, const int64_t *seqs, int64_t n_seqs, int64_t heads, int64_t hd,
+                    float scale) {
     const int64_t d = heads * hd, ld = 3 * d;
     scratch w = {0};
+    if (dbias) memset(dbias, 0, (size_t)(3 * d) * sizeof(float));
     int64_t off = 0;
     float *dsum = NULL;
     int64_t dsum_cap = 0;
@@ -528,7 +590,7 @@ int sciptm_attn_bwd(const float *qkv, const float *out, const float *probs, cons
         }
         for (int64_t h = 0; h < heads; ++h) {
             const float *p = probs + off + h * t * tp;
-            load_head(qkv, first, t, d, h * hd, hd, 1.0f, &w, 1);
+            load_head(qkv, bias, first, t, d, h * hd, hd, 1.0f, &w, 1);
             /* dO rows of this head (t x hd) and D_i = dO_i . O_i */
             float *dO = w.dout;
             for (int64_t i = 0; i < t; ++i) {
@@ -559,6 +621,15 @@ int sciptm_attn_bwd(const float *qkv, const float *out, const float *probs, cons
                 memcpy(row, w.dq + i * hd, (size_t)hd * sizeof(float));
                 memcpy(row + d, w.dk + i * hd, (size_t)hd * sizeof(float));
                 memcpy(row + 2 * d, w.dv + i * hd, (size_t)hd * sizeof(float));
+                if (dbias) {
+                    float *bq = dbias + h * hd, *bk = bq + d, *bv = bk + d;
+                    const float *a = w.dq + i * hd, *b = w.dk + i * hd, *c = w.dv + i * hd;
+                    for (int64_t e = 0; e < hd; ++e) {
+                        bq[e] += a[e];
+                        bk[e] += b[e];
+                        bv[e] += c[e];
+                    }
+                }
             }
         }
         off += heads * t * tp;
