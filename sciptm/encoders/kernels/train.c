@@ -23,7 +23,7 @@
 
 int sciptm_train_isa(void) { return SCIPTM_AVX2; }
 
-int sciptm_train_version(void) { return 2; }
+int sciptm_train_version(void) { return 3; }
 
 static inline int64_t round8(int64_t t) { return (t + 7) & ~(int64_t)7; }
 
@@ -346,42 +346,48 @@ void sciptm_add_drop_ln_bwd(const float *dy, const float *xhat, const float *rst
 }
 
 /* ------------------------------------------------------------------------------------------------ attention */
-/* Per-(sequence, head) scratch: q (t x hd, pre-scaled), k^T (hd x tp), v (t x hd), v^T (hd x tp), s (t x tp). */
+/* Per-sequence scratch, all heads: q (pre-scaled), k, v, dO, dq, dk, dv as heads x tp x hd; k^T, v^T as
+ * heads x hd x tp; s, ds: tp x tp (one head at a time). Rows t..tp of k and v are zero. */
 typedef struct {
-    float *q, *kt, *k, *v, *vt, *s, *dq, *dk, *dv, *ds, *dout;
-    int64_t cap_t;
+    float *base, *q, *k, *v, *kt, *vt, *dout, *dq, *dk, *dv, *s, *ds;
+    int64_t cap;
 } scratch;
 
-static int scratch_reserve(scratch *w, int64_t t, int64_t hd) {
-    if (t <= w->cap_t) return 0;
-    int64_t tp = round8(t);
-    free(w->q);
-    size_t n = (size_t)(10 * tp * hd + 2 * tp * tp);
-    float *base = (float *)malloc(n * sizeof(float));
-    if (!base) return -1;
-    w->q = base;
-    w->kt = w->q + tp * hd;
-    w->k = w->kt + tp * hd;
-    w->v = w->k + tp * hd;
-    w->vt = w->v + tp * hd;
-    w->dq = w->vt + tp * hd;
-    w->dk = w->dq + tp * hd;
-    w->dv = w->dk + tp * hd;
-    w->dout = w->dv + tp * hd;
-    w->s = w->dout + 2 * tp * hd;
+static int scratch_reserve(scratch *w, int64_t t, int64_t heads, int64_t hd) {
+    const int64_t tp = round8(t);
+    const int64_t per = heads * tp * hd;
+    const int64_t need = 9 * per + 2 * tp * tp;
+    if (need <= w->cap) {
+        /* re-carve for this tp (the layout depends on it) */
+    } else {
+        free(w->base);
+        w->base = (float *)malloc((size_t)need * sizeof(float));
+        if (!w->base) return -1;
+        w->cap = need;
+    }
+    w->q = w->base;
+    w->k = w->q + per;
+    w->v = w->k + per;
+    w->kt = w->v + per;
+    w->vt = w->kt + per;
+    w->dout = w->vt + per;
+    w->dq = w->dout + per;
+    w->dk = w->dq + per;
+    w->dv = w->dk + per;
+    w->s = w->dv + per;
     w->ds = w->s + tp * tp;
-    w->cap_t = t;
     return 0;
 }
 
-/* C (m x n) = A (m x k) B (k x n): A row stride lda, B row stride ldb (rows of n contiguous floats), C row stride
- * ldc; n a multiple of 8. Register tiles of 4 rows x 16 columns (AVX2/FMA), edges in 8 columns / single rows. */
-static void matmul(const float *restrict a, int64_t lda, const float *restrict b, int64_t ldb, float *restrict c,
-                   int64_t ldc, int64_t m, int64_t n, int64_t k) {
+/* C (m x n) = A (m x k) B (k x n) with A(i, p) at a[i * sa + p * sp] (sa = lda, sp = 1: A row-major; sa = 1,
+ * sp = lda: A given transposed), B row stride ldb, C row stride ldc; n a multiple of 8. Register tiles of
+ * 4 rows x 16 columns (AVX2/FMA), edges in 8 columns / single rows. */
+static void matmul(const float *restrict a, int64_t sa, int64_t sp, const float *restrict b, int64_t ldb,
+                   float *restrict c, int64_t ldc, int64_t m, int64_t n, int64_t k) {
 #if SCIPTM_AVX2
     int64_t i = 0;
     for (; i + 4 <= m; i += 4) {
-        const float *a0 = a + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        const float *a0 = a + i * sa, *a1 = a0 + sa, *a2 = a1 + sa, *a3 = a2 + sa;
         float *c0 = c + i * ldc;
         int64_t j = 0;
         for (; j + 16 <= n; j += 16) {
@@ -390,16 +396,16 @@ static void matmul(const float *restrict a, int64_t lda, const float *restrict b
             const float *bj = b + j;
             for (int64_t p = 0; p < k; ++p) {
                 __m256 b0 = _mm256_loadu_ps(bj + p * ldb), b1 = _mm256_loadu_ps(bj + p * ldb + 8);
-                __m256 v = _mm256_broadcast_ss(a0 + p);
+                __m256 v = _mm256_broadcast_ss(a0 + p * sp);
                 x00 = _mm256_fmadd_ps(v, b0, x00);
                 x01 = _mm256_fmadd_ps(v, b1, x01);
-                v = _mm256_broadcast_ss(a1 + p);
+                v = _mm256_broadcast_ss(a1 + p * sp);
                 x10 = _mm256_fmadd_ps(v, b0, x10);
                 x11 = _mm256_fmadd_ps(v, b1, x11);
-                v = _mm256_broadcast_ss(a2 + p);
+                v = _mm256_broadcast_ss(a2 + p * sp);
                 x20 = _mm256_fmadd_ps(v, b0, x20);
                 x21 = _mm256_fmadd_ps(v, b1, x21);
-                v = _mm256_broadcast_ss(a3 + p);
+                v = _mm256_broadcast_ss(a3 + p * sp);
                 x30 = _mm256_fmadd_ps(v, b0, x30);
                 x31 = _mm256_fmadd_ps(v, b1, x31);
             }
@@ -416,10 +422,10 @@ static void matmul(const float *restrict a, int64_t lda, const float *restrict b
             __m256 x0 = _mm256_setzero_ps(), x1 = x0, x2 = x0, x3 = x0;
             for (int64_t p = 0; p < k; ++p) {
                 __m256 b0 = _mm256_loadu_ps(b + p * ldb + j);
-                x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + p), b0, x0);
-                x1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + p), b0, x1);
-                x2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + p), b0, x2);
-                x3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + p), b0, x3);
+                x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + p * sp), b0, x0);
+                x1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + p * sp), b0, x1);
+                x2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + p * sp), b0, x2);
+                x3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + p * sp), b0, x3);
             }
             _mm256_storeu_ps(c0 + j, x0);
             _mm256_storeu_ps(c0 + ldc + j, x1);
@@ -428,12 +434,23 @@ static void matmul(const float *restrict a, int64_t lda, const float *restrict b
         }
     }
     for (; i < m; ++i) {
-        const float *a0 = a + i * lda;
+        const float *a0 = a + i * sa;
         float *c0 = c + i * ldc;
-        for (int64_t j = 0; j < n; j += 8) {
+        int64_t j = 0;
+        for (; j + 16 <= n; j += 16) {
+            __m256 x0 = _mm256_setzero_ps(), x1 = x0;
+            for (int64_t p = 0; p < k; ++p) {
+                __m256 v = _mm256_broadcast_ss(a0 + p * sp);
+                x0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(b + p * ldb + j), x0);
+                x1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(b + p * ldb + j + 8), x1);
+            }
+            _mm256_storeu_ps(c0 + j, x0);
+            _mm256_storeu_ps(c0 + j + 8, x1);
+        }
+        for (; j < n; j += 8) {
             __m256 x0 = _mm256_setzero_ps();
             for (int64_t p = 0; p < k; ++p)
-                x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + p), _mm256_loadu_ps(b + p * ldb + j), x0);
+                x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + p * sp), _mm256_loadu_ps(b + p * ldb + j), x0);
             _mm256_storeu_ps(c0 + j, x0);
         }
     }
@@ -441,16 +458,47 @@ static void matmul(const float *restrict a, int64_t lda, const float *restrict b
     for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
             float acc = 0.0f;
-            for (int64_t p = 0; p < k; ++p) acc += a[i * lda + p] * b[p * ldb + j];
+            for (int64_t p = 0; p < k; ++p) acc += a[i * sa + p * sp] * b[p * ldb + j];
             c[i * ldc + j] = acc;
         }
 #endif
 }
 
-/* dst (t x ld, rows j < t) = src^T over the t x t block of src (row stride ld). */
-static void transpose_block(const float *src, float *dst, int64_t t, int64_t ld) {
-    for (int64_t i = 0; i < t; ++i)
-        for (int64_t j = 0; j < t; ++j) dst[j * ld + i] = src[i * ld + j];
+/* dst (cols x ld) = src^T for src rows x cols (row stride ls); rows and cols multiples of 8 with AVX2. */
+static void transpose(const float *src, int64_t ls, float *dst, int64_t ld, int64_t rows, int64_t cols) {
+#if SCIPTM_AVX2
+    for (int64_t r = 0; r < rows; r += 8)
+        for (int64_t c = 0; c < cols; c += 8) {
+            const float *sp = src + r * ls + c;
+            __m256 r0 = _mm256_loadu_ps(sp), r1 = _mm256_loadu_ps(sp + ls), r2 = _mm256_loadu_ps(sp + 2 * ls),
+                   r3 = _mm256_loadu_ps(sp + 3 * ls), r4 = _mm256_loadu_ps(sp + 4 * ls),
+                   r5 = _mm256_loadu_ps(sp + 5 * ls), r6 = _mm256_loadu_ps(sp + 6 * ls),
+                   r7 = _mm256_loadu_ps(sp + 7 * ls);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+                   t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                   t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+                   u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+                   u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+                   u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+                   u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)),
+                   u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
+                   u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)),
+                   u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+            float *dp = dst + c * ld + r;
+            _mm256_storeu_ps(dp, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(dp + ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(dp + 2 * ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(dp + 3 * ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(dp + 4 * ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(dp + 5 * ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(dp + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(dp + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+#else
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) dst[c * ld + r] = src[r * ls + c];
+#endif
 }
 
 /* softmax of each row of s over j < t, in place; entries t <= j < tp set to 0 (tp a multiple of 8). */
@@ -501,67 +549,71 @@ static void softmax_rows(float *s, int64_t t, int64_t tp) {
 #endif
 }
 
-/* Loads one (sequence, head): q scaled into w->q (t x hd), k into w->k (t x hd) and w->kt (hd x tp, zero
- * padded), v into w->v and w->vt. */
-static void load_head(const float *qkv, const float *bias, int64_t first, int64_t t, int64_t d, int64_t hoff,
-                      int64_t hd, float scale, scratch *w, int need_vt) {
-    const int64_t ld = 3 * d, tp = round8(t);
-    memset(w->kt, 0, (size_t)(hd * tp) * sizeof(float));
-    if (need_vt) memset(w->vt, 0, (size_t)(hd * tp) * sizeof(float));
+/* Loads one sequence, all heads, reading its packed rows in order: q (+ bias, times scale), k and v (+ bias) into
+ * heads x tp x hd buffers (rows t..tp zero), k^T (and v^T when need_vt) into heads x hd x tp. */
+static void load_sequence(const float *qkv, const float *bias, int64_t first, int64_t t, int64_t heads, int64_t hd,
+                          float scale, scratch *w, int need_vt) {
+    const int64_t d = heads * hd, ld = 3 * d, tp = round8(t), per = tp * hd;
     for (int64_t i = 0; i < t; ++i) {
-        const float *row = qkv + (first + i) * ld + hoff;
-        const float *qr = row, *kr = row + d, *vr = row + 2 * d;
-        float *qd = w->q + i * hd, *kd = w->k + i * hd, *vd = w->v + i * hd;
-        if (bias) {
-            const float *bq = bias + hoff, *bk = bias + d + hoff, *bv = bias + 2 * d + hoff;
-            for (int64_t c = 0; c < hd; ++c) {
-                qd[c] = (qr[c] + bq[c]) * scale;
-                kd[c] = kr[c] + bk[c];
-                vd[c] = vr[c] + bv[c];
-            }
-        } else {
-            for (int64_t c = 0; c < hd; ++c) {
-                qd[c] = qr[c] * scale;
-                kd[c] = kr[c];
-                vd[c] = vr[c];
+        const float *row = qkv + (first + i) * ld;
+        for (int64_t h = 0; h < heads; ++h) {
+            const float *qr = row + h * hd, *kr = qr + d, *vr = kr + d;
+            float *qd = w->q + h * per + i * hd, *kd = w->k + h * per + i * hd, *vd = w->v + h * per + i * hd;
+            if (bias) {
+                const float *bq = bias + h * hd, *bk = bq + d, *bv = bk + d;
+                for (int64_t c = 0; c < hd; ++c) {
+                    qd[c] = (qr[c] + bq[c]) * scale;
+                    kd[c] = kr[c] + bk[c];
+                    vd[c] = vr[c] + bv[c];
+                }
+            } else {
+                for (int64_t c = 0; c < hd; ++c) {
+                    qd[c] = qr[c] * scale;
+                    kd[c] = kr[c];
+                    vd[c] = vr[c];
+                }
             }
         }
-        for (int64_t c = 0; c < hd; ++c) w->kt[c * tp + i] = kd[c];
-        if (need_vt)
-            for (int64_t c = 0; c < hd; ++c) w->vt[c * tp + i] = vd[c];
+    }
+    for (int64_t h = 0; h < heads; ++h) {
+        memset(w->k + h * per + t * hd, 0, (size_t)((tp - t) * hd) * sizeof(float));
+        memset(w->v + h * per + t * hd, 0, (size_t)((tp - t) * hd) * sizeof(float));
+        transpose(w->k + h * per, hd, w->kt + h * per, tp, tp, hd);
+        if (need_vt) transpose(w->v + h * per, hd, w->vt + h * per, tp, tp, hd);
     }
 }
 
-/* Forward: out (rows x d) = attention of every sequence of seqs ((first row, length) pairs); the probabilities
- * of sequence s, head h are saved at probs + offset(s) + h * t * tp (offset(s) = sum over earlier sequences of
- * heads * t * round8(t)). Returns 0, or -1 when scratch memory cannot be allocated. */
+/* Forward: out (rows x d) = attention of every sequence of seqs ((first row, length) pairs) of qkv + bias (bias
+ * of 3d floats or NULL); the probabilities of sequence s, head h are saved at probs + offset(s) + h * t * tp
+ * (offset(s) = sum over earlier sequences of heads * t * round8(t)). Returns 0, or -1 when scratch memory
+ * cannot be allocated. */
 int sciptm_attn_fwd(const float *qkv, const float *bias, float *out, float *probs, const int64_t *seqs,
                     int64_t n_seqs, int64_t heads, int64_t hd, float scale) {
     const int64_t d = heads * hd;
     scratch w = {0};
     int64_t off = 0;
     for (int64_t s = 0; s < n_seqs; ++s) {
-        const int64_t first = seqs[2 * s], t = seqs[2 * s + 1], tp = round8(t);
+        const int64_t first = seqs[2 * s], t = seqs[2 * s + 1], tp = round8(t), per = tp * hd;
         if (t <= 0) continue;
-        if (scratch_reserve(&w, t, hd)) {
-            free(w.q);
+        if (scratch_reserve(&w, t, heads, hd)) {
+            free(w.base);
             return -1;
         }
+        load_sequence(qkv, bias, first, t, heads, hd, scale, &w, 0);
         for (int64_t h = 0; h < heads; ++h) {
             float *p = probs + off + h * t * tp;
-            load_head(qkv, bias, first, t, d, h * hd, hd, scale, &w, 0);
-            matmul(w.q, hd, w.kt, tp, p, tp, t, tp, hd);
+            matmul(w.q + h * per, hd, 1, w.kt + h * per, tp, p, tp, t, tp, hd);
             softmax_rows(p, t, tp);
-            matmul(p, tp, w.v, hd, out + first * d + h * hd, d, t, hd, t);
+            matmul(p, tp, 1, w.v + h * per, hd, out + first * d + h * hd, d, t, hd, t);
         }
         off += heads * t * tp;
     }
-    free(w.q);
+    free(w.base);
     return 0;
 }
 
-/* Backward: dqkv (rows x 3d, rows of the sequences overwritten) from dout (rows x d), the forward's out and
- * probs, and qkv. */
+/* Backward: dqkv (rows x 3d, rows of the sequences overwritten) and dbias (3d floats, the column sums of dqkv;
+ * may be NULL) from dout (rows x d), the forward's out and probs, qkv and bias. */
 int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const float *probs, const float *dout,
                     float *dqkv, float *dbias, const int64_t *seqs, int64_t n_seqs, int64_t heads, int64_t hd,
                     float scale) {
@@ -572,69 +624,65 @@ int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const
     float *dsum = NULL;
     int64_t dsum_cap = 0;
     for (int64_t s = 0; s < n_seqs; ++s) {
-        const int64_t first = seqs[2 * s], t = seqs[2 * s + 1], tp = round8(t);
+        const int64_t first = seqs[2 * s], t = seqs[2 * s + 1], tp = round8(t), per = tp * hd;
         if (t <= 0) continue;
-        if (scratch_reserve(&w, t, hd)) {
-            free(w.q);
+        if (scratch_reserve(&w, t, heads, hd)) {
+            free(w.base);
             free(dsum);
             return -1;
         }
         if (t > dsum_cap) {
             free(dsum);
-            dsum = (float *)malloc((size_t)t * sizeof(float));
+            dsum = (float *)malloc((size_t)(t * heads) * sizeof(float));
             if (!dsum) {
-                free(w.q);
+                free(w.base);
                 return -1;
             }
             dsum_cap = t;
         }
-        for (int64_t h = 0; h < heads; ++h) {
-            const float *p = probs + off + h * t * tp;
-            load_head(qkv, bias, first, t, d, h * hd, hd, 1.0f, &w, 1);
-            /* dO rows of this head (t x hd) and D_i = dO_i . O_i */
-            float *dO = w.dout;
-            for (int64_t i = 0; i < t; ++i) {
-                const float *src = dout + (first + i) * d + h * hd, *o = out + (first + i) * d + h * hd;
+        load_sequence(qkv, bias, first, t, heads, hd, 1.0f, &w, 1);
+        /* dO rows per head (heads x t x hd) and D_i = dO_i . O_i, reading the packed rows in order */
+        for (int64_t i = 0; i < t; ++i) {
+            const float *src = dout + (first + i) * d, *o = out + (first + i) * d;
+            for (int64_t h = 0; h < heads; ++h) {
+                float *dst = w.dout + h * per + i * hd;
                 float acc = 0.0f;
                 for (int64_t c = 0; c < hd; ++c) {
-                    dO[i * hd + c] = src[c];
-                    acc += src[c] * o[c];
+                    dst[c] = src[h * hd + c];
+                    acc += src[h * hd + c] * o[h * hd + c];
                 }
-                dsum[i] = acc;
+                dsum[h * t + i] = acc;
             }
+        }
+        for (int64_t h = 0; h < heads; ++h) {
+            const float *p = probs + off + h * t * tp;
+            const float *dO = w.dout + h * per;
             /* dP = dO V^T (t x tp), then dS = P * (dP - D) * scale */
-            matmul(dO, hd, w.vt, tp, w.ds, tp, t, tp, hd);
+            matmul(dO, hd, 1, w.vt + h * per, tp, w.ds, tp, t, tp, hd);
             for (int64_t i = 0; i < t; ++i) {
                 float *r = w.ds + i * tp;
                 const float *pr = p + i * tp;
-                const float di = dsum[i];
+                const float di = dsum[h * t + i];
                 for (int64_t j = 0; j < tp; ++j) r[j] = pr[j] * (r[j] - di) * scale;
             }
-            /* dQ = dS K; dK = dS^T Q; dV = P^T dO (t x hd each) */
-            matmul(w.ds, tp, w.k, hd, w.dq, hd, t, hd, t);
-            transpose_block(w.ds, w.s, t, tp);
-            matmul(w.s, tp, w.q, hd, w.dk, hd, t, hd, t);
-            transpose_block(p, w.s, t, tp);
-            matmul(w.s, tp, dO, hd, w.dv, hd, t, hd, t);
-            for (int64_t i = 0; i < t; ++i) {
-                float *row = dqkv + (first + i) * ld + h * hd;
-                memcpy(row, w.dq + i * hd, (size_t)hd * sizeof(float));
-                memcpy(row + d, w.dk + i * hd, (size_t)hd * sizeof(float));
-                memcpy(row + 2 * d, w.dv + i * hd, (size_t)hd * sizeof(float));
-                if (dbias) {
-                    float *bq = dbias + h * hd, *bk = bq + d, *bv = bk + d;
-                    const float *a = w.dq + i * hd, *b = w.dk + i * hd, *c = w.dv + i * hd;
-                    for (int64_t e = 0; e < hd; ++e) {
-                        bq[e] += a[e];
-                        bk[e] += b[e];
-                        bv[e] += c[e];
-                    }
-                }
+            /* dQ = dS K; dK = dS^T Q; dV = P^T dO (t x hd each; the transposes read with swapped strides) */
+            matmul(w.ds, tp, 1, w.k + h * per, hd, w.dq + h * per, hd, t, hd, t);
+            matmul(w.ds, 1, tp, w.q + h * per, hd, w.dk + h * per, hd, t, hd, t);
+            matmul(p, 1, tp, dO, hd, w.dv + h * per, hd, t, hd, t);
+        }
+        for (int64_t i = 0; i < t; ++i) {
+            float *row = dqkv + (first + i) * ld;
+            for (int64_t h = 0; h < heads; ++h) {
+                memcpy(row + h * hd, w.dq + h * per + i * hd, (size_t)hd * sizeof(float));
+                memcpy(row + d + h * hd, w.dk + h * per + i * hd, (size_t)hd * sizeof(float));
+                memcpy(row + 2 * d + h * hd, w.dv + h * per + i * hd, (size_t)hd * sizeof(float));
             }
+            if (dbias)
+                for (int64_t c = 0; c < ld; ++c) dbias[c] += row[c];
         }
         off += heads * t * tp;
     }
-    free(w.q);
+    free(w.base);
     free(dsum);
     return 0;
 }
