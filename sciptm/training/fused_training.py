@@ -27,6 +27,8 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -103,6 +105,20 @@ def _ptr(t: torch.Tensor | None) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------- autograd ops
+@contextmanager
+def _unfilled() -> Iterator[None]:
+    """Allocations without the NaN fill of deterministic mode (``torch.use_deterministic_algorithms``, which the
+    trainer's seeding turns on, fills every ``torch.empty``): the kernels write every element of the buffers
+    made here, so the fill is only work (~5% of a ``tiny`` epoch)."""
+    det = torch.utils.deterministic
+    before = det.fill_uninitialized_memory
+    det.fill_uninitialized_memory = False
+    try:
+        yield
+    finally:
+        det.fill_uninitialized_memory = before
+
+
 def _once(ctx: Any) -> None:
     """The backward of these functions reuses saved buffers: a second backward through one graph is refused."""
     if getattr(ctx, "done", False):
@@ -120,8 +136,9 @@ class PackedAttention(torch.autograd.Function):
         rows, d = qkv.shape[0], qkv.shape[1] // 3
         hd = d // heads
         lengths = seqs[:, 1]
-        probs = torch.empty(int((heads * lengths * ((lengths + 7) // 8 * 8)).sum()))
-        out = torch.empty(rows, d)
+        with _unfilled():
+            probs = torch.empty(int((heads * lengths * ((lengths + 7) // 8 * 8)).sum()))
+            out = torch.empty(rows, d)
         qkv = qkv.contiguous()
         bias = None if bias is None else bias.contiguous()
         if lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data,
@@ -135,8 +152,9 @@ class PackedAttention(torch.autograd.Function):
     def backward(ctx: Any, dout: torch.Tensor) -> tuple[Any, ...]:
         qkv, bias, out, probs = ctx.saved_tensors
         dout = dout.contiguous()
-        dqkv = torch.empty_like(qkv)
-        dbias = None if bias is None else torch.empty_like(bias)
+        with _unfilled():
+            dqkv = torch.empty_like(qkv)
+            dbias = None if bias is None else torch.empty_like(bias)
         hd = out.shape[1] // ctx.heads
         if ctx.lib.sciptm_attn_bwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), dout.data_ptr(),
                                    dqkv.data_ptr(), _ptr(dbias), ctx.seqs.ctypes.data, len(ctx.seqs), ctx.heads, hd,
@@ -154,7 +172,8 @@ class Gelu(torch.autograd.Function):
     def forward(ctx: Any, u: torch.Tensor, bias: torch.Tensor | None, lib: ctypes.CDLL) -> torch.Tensor:
         u = u.contiguous()
         bias = None if bias is None else bias.contiguous()
-        y, dg = torch.empty_like(u), torch.empty_like(u)
+        with _unfilled():
+            y, dg = torch.empty_like(u), torch.empty_like(u)
         lib.sciptm_gelu_fwd_grad(u.data_ptr(), _ptr(bias), y.data_ptr(), dg.data_ptr(), u.shape[0], u.shape[1])
         ctx.save_for_backward(dg)
         ctx.lib, ctx.has_bias = lib, bias is not None
@@ -165,7 +184,8 @@ class Gelu(torch.autograd.Function):
         _once(ctx)
         (dg,) = ctx.saved_tensors
         dy = dy.contiguous()
-        db = torch.empty(dg.shape[1])
+        with _unfilled():
+            db = torch.empty(dg.shape[1])
         ctx.lib.sciptm_mul_colsum(dy.data_ptr(), dg.data_ptr(), dg.data_ptr(), db.data_ptr(), dg.shape[0],
                                   dg.shape[1])
         return dg, db if ctx.has_bias else None, None
@@ -181,7 +201,8 @@ class AddDropNorm(torch.autograd.Function):
                 lib: ctypes.CDLL) -> torch.Tensor:
         h, x = h.contiguous(), x.contiguous()
         rows, d = h.shape
-        y, xhat, rstd = torch.empty_like(h), torch.empty_like(h), torch.empty(rows)
+        with _unfilled():
+            y, xhat, rstd = torch.empty_like(h), torch.empty_like(h), torch.empty(rows)
         lib.sciptm_add_drop_ln_fwd(h.data_ptr(), _ptr(hbias), x.data_ptr(), _ptr(keep), scale, weight.data_ptr(),
                                    bias.data_ptr(), y.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), rows, d, eps)
         ctx.save_for_backward(xhat, rstd, weight)
@@ -193,9 +214,10 @@ class AddDropNorm(torch.autograd.Function):
         xhat, rstd, weight = ctx.saved_tensors
         dy = dy.contiguous()
         rows, d = xhat.shape
-        dx, dh = torch.empty_like(xhat), torch.empty_like(xhat)
-        dw, db = torch.empty(d), torch.empty(d)
-        dhb = torch.empty(d) if ctx.has_hbias else None
+        with _unfilled():
+            dx, dh = torch.empty_like(xhat), torch.empty_like(xhat)
+            dw, db = torch.empty(d), torch.empty(d)
+            dhb = torch.empty(d) if ctx.has_hbias else None
         ctx.lib.sciptm_add_drop_ln_bwd(dy.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), _ptr(ctx.keep), ctx.scale,
                                        weight.data_ptr(), dx.data_ptr(), dh.data_ptr(), dw.data_ptr(), db.data_ptr(),
                                        _ptr(dhb), rows, d)
@@ -211,7 +233,8 @@ def dropout_keep(shape: tuple[int, ...], p: float, lib: ctypes.CDLL) -> tuple[to
     if level <= 0:
         return None, 1.0
     seed = int(torch.empty((), dtype=torch.int64).random_())  # advances torch's RNG: manual_seed fixes the mask
-    keep = torch.empty(shape, dtype=torch.uint8)
+    with _unfilled():
+        keep = torch.empty(shape, dtype=torch.uint8)
     lib.sciptm_dropout_mask(keep.data_ptr(), keep.numel(), level, seed & ((1 << 64) - 1))
     return keep, _LEVELS / (_LEVELS - level)
 
@@ -360,7 +383,8 @@ def predict_packed(module: nn.Module, ids: list[list[int]], features: np.ndarray
         return None
     lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
     order = np.argsort(lengths, kind="stable")
-    pooled = LeanEncoder(module.encoder).embed_sequences([ids[i] for i in order], pooling=module.pooling)
+    with _unfilled():  # embed_sequences writes every row it allocates
+        pooled = LeanEncoder(module.encoder).embed_sequences([ids[i] for i in order], pooling=module.pooling)
     with torch.inference_mode():
         x = pooled[torch.from_numpy(np.argsort(order))]
         if features is not None and features.shape[-1] > 0:
