@@ -401,9 +401,13 @@ class PackedBlock:
         self.norms = (norm1.weight.detach().contiguous(), norm1.bias.detach().contiguous(),
                       norm2.weight.detach().contiguous(), norm2.bias.detach().contiguous())
         self.eps = (float(norm1.eps), float(norm2.eps))
-        ptrs = [*out.pointers(), *up.pointers(), *down.pointers(), *(t.data_ptr() for t in self.norms)]
-        self.table = (ctypes.c_void_p * len(ptrs))(*ptrs)
         self.d, self.ffn = out.out_features, up.out_features
+
+    def pointer_table(self) -> Any:
+        """The 16 addresses ``sciptm_int8_finish`` reads, made at each call (never stored: a copied or
+        unpickled block must not point into another block's memory)."""
+        ptrs = [*self.out.pointers(), *self.up.pointers(), *self.down.pointers(), *(t.data_ptr() for t in self.norms)]
+        return (ctypes.c_void_p * len(ptrs))(*ptrs)
 
 
 def pack_block(qkv: Any, out: Any, up: Any, down: Any, norm1: Any, norm2: Any) -> PackedBlock | None:
@@ -474,7 +478,7 @@ def int8_finish(attn: Any, x: Any, q: Any, s: Any, z: Any, block: PackedBlock, l
     scratch. Every product on per-row u8 activations (see ``kernels/attention.c``)."""
     rows, d = x.shape
     ap, xp, qp, sp, zp = attn.data_ptr(), x.data_ptr(), q.data_ptr(), s.data_ptr(), z.data_ptr()
-    fn, table, ffn, (e1, e2) = lib.sciptm_int8_finish, block.table, block.ffn, block.eps
+    fn, table, ffn, (e1, e2) = lib.sciptm_int8_finish, block.pointer_table(), block.ffn, block.eps
     codes = _run([lambda a=a, b=b: fn(ap + 4 * a * d, xp + 4 * a * d, qp + a * d, sp + 4 * a, zp + 4 * a, b - a, d,
                                       ffn, table, e1, e2)
                   for a, b in pairwise(_row_bounds(rows))])

@@ -345,3 +345,19 @@ def test_int8_embed_through_the_int8_kernels(small, moses_smiles, chem_dir, monk
     finally:
         torch.set_num_threads(before)
     np.testing.assert_array_equal(two, on)
+
+
+@needs_cc
+def test_a_copied_int8_encoder_does_not_read_the_original_memory(small, moses_smiles, monkeypatch):
+    import copy
+    import gc
+
+    if not fa.int8_available(fa.kernel()):
+        pytest.skip("no int8 path in this build (not x86-64 AVX2)")
+    rows = moses_smiles[:50]
+    enc = copy.deepcopy(small)
+    ref = _int8_embed(enc, rows, monkeypatch, kernel=True)  # packs made and kept on the int8 copy
+    twin = copy.deepcopy(enc)
+    del enc
+    gc.collect()
+    np.testing.assert_array_equal(_int8_embed(twin, rows, monkeypatch, kernel=True), ref)
