@@ -222,6 +222,30 @@ def split_groups(groups: np.ndarray, parts: int) -> list[np.ndarray]:
     return out
 
 
+def row_chunks(groups: np.ndarray, max_rows: int) -> list[tuple[int, int, np.ndarray]]:
+    """The sequences of a :func:`group_table` cut into consecutive chunks of whole sequences of at most
+    ``max_rows`` rows (a longer sequence alone): ``(first row, end row, table)`` with the table's rows relative to
+    the chunk's first row. The groups must tile their rows without gaps, in order (as the lean forward packs them)."""
+    if len(groups) == 0:
+        return []
+    counts = groups[:, 1]
+    lengths = np.repeat(groups[:, 2], counts)
+    ends = np.cumsum(lengths) + int(groups[0, 0])
+    starts = ends - lengths
+    out: list[tuple[int, int, np.ndarray]] = []
+    i, n = 0, len(lengths)
+    while i < n:
+        a = int(starts[i])
+        j = max(i + 1, int(np.searchsorted(ends, a + max_rows, side="right")))
+        seqs = lengths[i:j]
+        change = np.flatnonzero(np.diff(seqs)) + 1
+        bounds = np.concatenate([[0], change, [len(seqs)]])
+        table = np.stack([starts[i:j][bounds[:-1]] - a, np.diff(bounds), seqs[bounds[:-1]]], axis=1)
+        out.append((a, int(ends[j - 1]), np.ascontiguousarray(table, dtype=np.int64)))
+        i = j
+    return out
+
+
 def packed_attention(qkv: Any, out: Any, groups: np.ndarray, heads: int, lib: ctypes.CDLL) -> None:
     """Attention of every packed sequence of one layer, written into ``out`` (no checks: see
     :func:`attention_or_none`).
@@ -487,4 +511,4 @@ def int8_finish(attn: Any, x: Any, q: Any, s: Any, z: Any, block: PackedBlock, l
 
 
 __all__ += ["PackedBlock", "PackedLinear", "int8_available", "int8_finish", "pack_block", "pack_linear",
-            "qlinear", "quantize_rows"]
+            "qlinear", "quantize_rows", "row_chunks"]

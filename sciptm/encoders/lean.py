@@ -61,6 +61,11 @@ INT8_ENGINE = "onednn"
 #: activations, the block after attention fused) when those kernels are on; ``False``: PyTorch's dynamic int8
 #: ``Linear`` (``INT8_ENGINE``) with the C attention/GELU/LayerNorm kernels (A/B benchmarks)
 INT8_KERNEL = True
+#: rows (whole sequences) that run through all blocks at once on the int8 kernel path (0: the whole pack); the
+#: same results for any value (sequences are independent). 512 and 256 measured 1.02x / 1.01x slower than the
+#: whole 4,096-row pack with one process (within noise); smaller chunks keep a process's activations in a smaller
+#: share of the L3 cache (two processes on the machine: not measured)
+INT8_CHUNK_ROWS = 0
 
 
 def unsupported_reason(model: nn.Module) -> str | None:
@@ -335,12 +340,15 @@ class LeanEncoder(nn.Module):
         projection on per-row u8 activations, attention, and :func:`~sciptm.encoders.fused_attention.int8_finish`
         (output projection, norms and feed-forward in L2-sized row chunks; it also quantizes the block's output
         for the next QKV projection)."""
-        q, s, z = fused_attention.quantize_rows(x, lib)
-        attn = torch.empty_like(x)
-        for pack in packs:
-            qkv = fused_attention.qlinear(q, s, z, pack.qkv, lib)
-            fused_attention.packed_attention(qkv, attn, table, self.heads, lib)
-            fused_attention.int8_finish(attn, x, q, s, z, pack, lib)
+        chunks = fused_attention.row_chunks(table, INT8_CHUNK_ROWS) if INT8_CHUNK_ROWS else [(0, len(x), table)]
+        for a, b, sub in chunks:  # sequences are independent: all blocks per chunk, its activations in cache
+            xs = x[a:b]
+            q, s, z = fused_attention.quantize_rows(xs, lib)
+            attn = torch.empty_like(xs)
+            for pack in packs:
+                qkv = fused_attention.qlinear(q, s, z, pack.qkv, lib)
+                fused_attention.packed_attention(qkv, attn, sub, self.heads, lib)
+                fused_attention.int8_finish(attn, xs, q, s, z, pack, lib)
 
     # ------------------------------------------------------------------ int8
     def quantized(self, engine: str | None = None) -> LeanEncoder:

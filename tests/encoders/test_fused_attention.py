@@ -1,6 +1,7 @@
 """The fused C attention kernel of the lean embed (sciptm.encoders.fused_attention) against PyTorch's SDPA."""
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import subprocess
@@ -345,6 +346,11 @@ def test_int8_embed_through_the_int8_kernels(small, moses_smiles, chem_dir, monk
     finally:
         torch.set_num_threads(before)
     np.testing.assert_array_equal(two, on)
+    # all blocks per chunk of whole sequences instead of per pack: the same result bit for bit
+    from sciptm.encoders import lean
+
+    monkeypatch.setattr(lean, "INT8_CHUNK_ROWS", 64)
+    np.testing.assert_array_equal(_int8_embed(small, rows, monkeypatch, kernel=True), on)
 
 
 @needs_cc
@@ -361,3 +367,18 @@ def test_a_copied_int8_encoder_does_not_read_the_original_memory(small, moses_sm
     del enc
     gc.collect()
     np.testing.assert_array_equal(_int8_embed(twin, rows, monkeypatch, kernel=True), ref)
+
+
+def test_row_chunks_cut_between_whole_sequences():
+    groups = fa.group_table([(0, 3, 40), (120, 10, 36), (480, 2, 600), (1680, 5, 7)])
+    chunks = fa.row_chunks(groups, 100)
+    assert chunks[0][0] == 0 and chunks[-1][1] == 1715
+    assert all(b == a2 for (_, b, _), (a2, _, _) in itertools.pairwise(chunks))  # consecutive, no gap
+    seqs = []
+    for a, b, table in chunks:
+        rows = int((table[:, 1] * table[:, 2]).sum())
+        assert rows == b - a and (rows <= 100 or len(table) == 1 and table[0, 1] == 1)  # a longer one alone
+        assert table[0, 0] == 0 and np.array_equal(table[1:, 0], np.cumsum(table[:, 1] * table[:, 2])[:-1])
+        seqs += [(a + int(f) + k * int(t), int(t)) for f, c, t in table for k in range(int(c))]
+    assert seqs == [(int(f) + k * int(t), int(t)) for f, c, t in groups for k in range(int(c))]
+    assert fa.row_chunks(fa.group_table([]), 100) == []
