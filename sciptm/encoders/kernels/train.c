@@ -559,6 +559,24 @@ static void load_sequence(const float *qkv, const float *bias, int64_t first, in
         for (int64_t h = 0; h < heads; ++h) {
             const float *qr = row + h * hd, *kr = qr + d, *vr = kr + d;
             float *qd = w->q + h * per + i * hd, *kd = w->k + h * per + i * hd, *vd = w->v + h * per + i * hd;
+#if SCIPTM_AVX2
+            if (hd % 8 == 0) {
+                const __m256 sc = _mm256_set1_ps(scale);
+                for (int64_t c = 0; c < hd; c += 8) {
+                    __m256 q = _mm256_loadu_ps(qr + c), k = _mm256_loadu_ps(kr + c), v = _mm256_loadu_ps(vr + c);
+                    if (bias) {
+                        const float *bq = bias + h * hd + c;
+                        q = _mm256_add_ps(q, _mm256_loadu_ps(bq));
+                        k = _mm256_add_ps(k, _mm256_loadu_ps(bq + d));
+                        v = _mm256_add_ps(v, _mm256_loadu_ps(bq + 2 * d));
+                    }
+                    _mm256_storeu_ps(qd + c, _mm256_mul_ps(q, sc));
+                    _mm256_storeu_ps(kd + c, k);
+                    _mm256_storeu_ps(vd + c, v);
+                }
+                continue;
+            }
+#endif
             if (bias) {
                 const float *bq = bias + h * hd, *bk = bq + d, *bv = bk + d;
                 for (int64_t c = 0; c < hd; ++c) {
@@ -647,7 +665,17 @@ int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const
             for (int64_t h = 0; h < heads; ++h) {
                 float *dst = w.dout + h * per + i * hd;
                 float acc = 0.0f;
-                for (int64_t c = 0; c < hd; ++c) {
+                int64_t c = 0;
+#if SCIPTM_AVX2
+                __m256 a8 = _mm256_setzero_ps();
+                for (; c + 8 <= hd; c += 8) {
+                    __m256 g = _mm256_loadu_ps(src + h * hd + c);
+                    _mm256_storeu_ps(dst + c, g);
+                    a8 = _mm256_fmadd_ps(g, _mm256_loadu_ps(o + h * hd + c), a8);
+                }
+                acc = hsum8(a8);
+#endif
+                for (; c < hd; ++c) {
                     dst[c] = src[h * hd + c];
                     acc += src[h * hd + c] * o[h * hd + c];
                 }
@@ -677,8 +705,14 @@ int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const
                 memcpy(row + d + h * hd, w.dk + h * per + i * hd, (size_t)hd * sizeof(float));
                 memcpy(row + 2 * d + h * hd, w.dv + h * per + i * hd, (size_t)hd * sizeof(float));
             }
-            if (dbias)
-                for (int64_t c = 0; c < ld; ++c) dbias[c] += row[c];
+            if (dbias) {
+                int64_t c = 0;
+#if SCIPTM_AVX2
+                for (; c + 8 <= ld; c += 8)
+                    _mm256_storeu_ps(dbias + c, _mm256_add_ps(_mm256_loadu_ps(dbias + c), _mm256_loadu_ps(row + c)));
+#endif
+                for (; c < ld; ++c) dbias[c] += row[c];
+            }
         }
         off += heads * t * tp;
     }
