@@ -243,3 +243,21 @@ def test_packed_validation_predictions_match_the_module(esol, lib):
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
     module.train()
     assert ft.predict_packed(module, ids, feats) is None
+
+
+def test_fit_freezes_the_collector_only_while_it_runs_and_keeps_a_callers_freeze(esol):
+    import gc
+
+    seen = []
+    from sciptm.training.trainer import epoch_callback
+
+    with epoch_callback(lambda row: seen.append(gc.get_freeze_count())):
+        _fit(esol, epochs=1)
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        _fit(esol, epochs=1)
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()
