@@ -382,3 +382,25 @@ def test_row_chunks_cut_between_whole_sequences():
         seqs += [(a + int(f) + k * int(t), int(t)) for f, c, t in table for k in range(int(c))]
     assert seqs == [(int(f) + k * int(t), int(t)) for f, c, t in groups for k in range(int(c))]
     assert fa.row_chunks(fa.group_table([]), 100) == []
+
+
+def test_embed_pauses_the_cyclic_collector_and_restores_it(small, moses_smiles, monkeypatch):
+    import gc
+
+    from sciptm.encoders import lean
+
+    seen = []
+    real = lean.LeanEncoder._pack_forward
+    monkeypatch.setattr(lean.LeanEncoder, "_pack_forward", lambda *a: seen.append(gc.isenabled()) or real(*a))
+    assert gc.isenabled()
+    small.embed(moses_smiles[:20], progress=False)
+    assert seen and not any(seen) and gc.isenabled()  # off while packs run, back on after
+    gc.disable()
+    try:
+        small.embed(moses_smiles[:20], progress=False)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), lean._gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
