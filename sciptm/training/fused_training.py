@@ -6,14 +6,20 @@ per step. :class:`FusedForward` computes the same function on the same parameter
 ``nn.Linear``/``nn.LayerNorm``/``nn.Embedding`` tensors, so checkpoints and ``state_dict`` are untouched):
 
 - the batch is packed without padding (``rows = sum of lengths``), so every GEMM sees real tokens only and no
-  attention mask exists; the query, key and value projections are one GEMM;
+  attention mask exists; the query, key and value projections are one GEMM; the GEMMs run without their bias
+  (each bias is added, and its gradient summed, inside the C kernel that reads the GEMM's output);
 - attention of all packed sequences of a layer is one C call forward and one backward
   (``kernels/train.c``: per sequence and head, the softmax probabilities are kept for the backward);
 - erf GELU and its derivative, and "dropout + residual add + LayerNorm" (forward and backward) are one pass
   each in C; the dropout masks come from an SFC64 generator seeded by one draw of torch's generator per call,
   with the semantics of :mod:`sciptm.training.fast_dropout` (drop probability quantized to 1/65536, kept
   elements scaled by ``1 / (1 - p)``), so ``seed=`` still fixes ``fit`` bit for bit;
-- mean/cls pooling and the head as in :class:`~sciptm.heads.mlp.PredictorModule`.
+- mean/cls pooling and the head as in :class:`~sciptm.heads.mlp.PredictorModule`;
+- validation predictions (:func:`predict_packed`) go through the packed inference forward of
+  :class:`~sciptm.encoders.lean.LeanEncoder`.
+
+The C kernels run on the calling thread (the GEMMs use torch's threads). Buffers they fill completely are
+allocated without deterministic mode's NaN fill. A graph through these functions can be backpropagated once.
 
 The kernels are compiled on first use by :func:`sciptm.encoders.fused_attention.build` (source ``train.c``).
 :func:`fused_forward` returns ``None`` (the trainer keeps the ``transformers`` path) off CPU, for mixed
