@@ -106,8 +106,43 @@ def reset() -> None:
         _state.clear()
 
 
-def _ptr(t: torch.Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
+def _ptr(t: torch.Tensor | None, offset: int = 0) -> int | None:
+    return None if t is None else t.data_ptr() + offset
+
+
+#: work below this many rows stays on the calling thread
+_SPLIT_MIN_ROWS = 256
+
+
+def _row_bounds(rows: int) -> list[int]:
+    """Row ranges for ``torch.get_num_threads()`` threads (one range below :data:`_SPLIT_MIN_ROWS` rows)."""
+    parts = max(1, min(int(torch.get_num_threads()), rows // _SPLIT_MIN_ROWS))
+    return [rows * k // parts for k in range(parts + 1)]
+
+
+def _seq_parts(seqs: np.ndarray, heads: int, rows: int) -> list[tuple[np.ndarray, int]]:
+    """``seqs`` cut into runs of whole sequences of about equal attention work (``length^2``), one per thread,
+    each with the offset (floats) of its saved probabilities."""
+    lengths = seqs[:, 1]
+    probs = heads * lengths * ((lengths + 7) // 8 * 8)
+    starts = np.concatenate([[0], np.cumsum(probs)[:-1]])
+    parts = max(1, min(int(torch.get_num_threads()), rows // _SPLIT_MIN_ROWS, len(seqs)))
+    if parts == 1:
+        return [(seqs, 0)]
+    cost = np.cumsum(lengths.astype(np.float64) ** 2)
+    cuts = np.unique(np.searchsorted(cost, cost[-1] * np.arange(1, parts) / parts))
+    bounds = [0, *[int(c) for c in cuts if 0 < c < len(seqs)], len(seqs)]
+    return [(np.ascontiguousarray(seqs[a:b]), int(starts[a])) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _pairs(bounds: list[int]) -> tuple[list[int], list[int]]:
+    return bounds[:-1], bounds[1:]
+
+
+def _run(calls: list[Any]) -> list[Any]:
+    from sciptm.encoders.fused_attention import _run as run
+
+    return run(calls)
 
 
 # ---------------------------------------------------------------------------------------------- autograd ops
@@ -147,8 +182,11 @@ class PackedAttention(torch.autograd.Function):
             out = torch.empty(rows, d)
         qkv = qkv.contiguous()
         bias = None if bias is None else bias.contiguous()
-        if lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data,
-                               len(seqs), heads, hd, hd ** -0.5):
+        parts = _seq_parts(seqs, heads, rows)
+        codes = _run([lambda t=t, o=o: lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(),
+                                                           _ptr(probs, 4 * o), t.ctypes.data, len(t), heads, hd,
+                                                           hd ** -0.5) for t, o in parts])
+        if any(codes):
             raise MemoryError("fused training attention: scratch allocation failed")
         ctx.save_for_backward(qkv, bias, out, probs)
         ctx.seqs, ctx.heads, ctx.lib = seqs, heads, lib
@@ -162,10 +200,17 @@ class PackedAttention(torch.autograd.Function):
             dqkv = torch.empty_like(qkv)
             dbias = None if bias is None else torch.empty_like(bias)
         hd = out.shape[1] // ctx.heads
-        if ctx.lib.sciptm_attn_bwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), dout.data_ptr(),
-                                   dqkv.data_ptr(), _ptr(dbias), ctx.seqs.ctypes.data, len(ctx.seqs), ctx.heads, hd,
-                                   hd ** -0.5):
+        parts = _seq_parts(ctx.seqs, ctx.heads, qkv.shape[0])
+        with _unfilled():
+            partial = None if bias is None or len(parts) == 1 else torch.empty(len(parts), bias.numel())
+        sums = [_ptr(dbias) if partial is None else _ptr(partial, 4 * k * partial.shape[1]) for k in range(len(parts))]
+        codes = _run([lambda t=t, o=o, b=b: ctx.lib.sciptm_attn_bwd(
+            qkv.data_ptr(), _ptr(bias), out.data_ptr(), _ptr(probs, 4 * o), dout.data_ptr(), dqkv.data_ptr(), b,
+            t.ctypes.data, len(t), ctx.heads, hd, hd ** -0.5) for (t, o), b in zip(parts, sums)])
+        if any(codes):
             raise MemoryError("fused training attention backward: scratch allocation failed")
+        if partial is not None:
+            torch.sum(partial, 0, out=dbias)
         return dqkv, dbias, None, None, None
 
 
@@ -180,7 +225,10 @@ class Gelu(torch.autograd.Function):
         bias = None if bias is None else bias.contiguous()
         with _unfilled():
             y, dg = torch.empty_like(u), torch.empty_like(u)
-        lib.sciptm_gelu_fwd_grad(u.data_ptr(), _ptr(bias), y.data_ptr(), dg.data_ptr(), u.shape[0], u.shape[1])
+        rows, cols = u.shape
+        _run([lambda a=a, z=z: lib.sciptm_gelu_fwd_grad(_ptr(u, 4 * a * cols), _ptr(bias), _ptr(y, 4 * a * cols),
+                                                        _ptr(dg, 4 * a * cols), z - a, cols)
+              for a, z in zip(*_pairs(_row_bounds(rows)))])
         ctx.save_for_backward(dg)
         ctx.lib, ctx.has_bias = lib, bias is not None
         return y
@@ -190,11 +238,15 @@ class Gelu(torch.autograd.Function):
         _once(ctx)
         (dg,) = ctx.saved_tensors
         dy = dy.contiguous()
+        rows, cols = dg.shape
+        bounds = _row_bounds(rows)
         with _unfilled():
-            db = torch.empty(dg.shape[1])
-        ctx.lib.sciptm_mul_colsum(dy.data_ptr(), dg.data_ptr(), dg.data_ptr(), db.data_ptr(), dg.shape[0],
-                                  dg.shape[1])
-        return dg, db if ctx.has_bias else None, None
+            db = torch.empty(len(bounds) - 1, cols)
+        _run([lambda k=k, a=a, z=z: ctx.lib.sciptm_mul_colsum(_ptr(dy, 4 * a * cols), _ptr(dg, 4 * a * cols),
+                                                              _ptr(dg, 4 * a * cols), _ptr(db, 4 * k * cols), z - a,
+                                                              cols)
+              for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
+        return dg, (db[0] if len(db) == 1 else db.sum(0)) if ctx.has_bias else None, None
 
 
 class AddDropNorm(torch.autograd.Function):
@@ -209,8 +261,10 @@ class AddDropNorm(torch.autograd.Function):
         rows, d = h.shape
         with _unfilled():
             y, xhat, rstd = torch.empty_like(h), torch.empty_like(h), torch.empty(rows)
-        lib.sciptm_add_drop_ln_fwd(h.data_ptr(), _ptr(hbias), x.data_ptr(), _ptr(keep), scale, weight.data_ptr(),
-                                   bias.data_ptr(), y.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), rows, d, eps)
+        _run([lambda a=a, z=z: lib.sciptm_add_drop_ln_fwd(
+            _ptr(h, 4 * a * d), _ptr(hbias), _ptr(x, 4 * a * d), _ptr(keep, a * d), scale, weight.data_ptr(),
+            bias.data_ptr(), _ptr(y, 4 * a * d), _ptr(xhat, 4 * a * d), _ptr(rstd, 4 * a), z - a, d, eps)
+            for a, z in zip(*_pairs(_row_bounds(rows)))])
         ctx.save_for_backward(xhat, rstd, weight)
         ctx.keep, ctx.scale, ctx.lib, ctx.has_hbias = keep, scale, lib, hbias is not None
         return y
@@ -220,13 +274,18 @@ class AddDropNorm(torch.autograd.Function):
         xhat, rstd, weight = ctx.saved_tensors
         dy = dy.contiguous()
         rows, d = xhat.shape
+        bounds = _row_bounds(rows)
+        n = len(bounds) - 1
         with _unfilled():
             dx, dh = torch.empty_like(xhat), torch.empty_like(xhat)
-            dw, db = torch.empty(d), torch.empty(d)
-            dhb = torch.empty(d) if ctx.has_hbias else None
-        ctx.lib.sciptm_add_drop_ln_bwd(dy.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), _ptr(ctx.keep), ctx.scale,
-                                       weight.data_ptr(), dx.data_ptr(), dh.data_ptr(), dw.data_ptr(), db.data_ptr(),
-                                       _ptr(dhb), rows, d)
+            dw, db = torch.empty(n, d), torch.empty(n, d)
+            dhb = torch.empty(n, d) if ctx.has_hbias else None
+        _run([lambda k=k, a=a, z=z: ctx.lib.sciptm_add_drop_ln_bwd(
+            _ptr(dy, 4 * a * d), _ptr(xhat, 4 * a * d), _ptr(rstd, 4 * a), _ptr(ctx.keep, a * d), ctx.scale,
+            weight.data_ptr(), _ptr(dx, 4 * a * d), _ptr(dh, 4 * a * d), _ptr(dw, 4 * k * d), _ptr(db, 4 * k * d),
+            _ptr(dhb, 4 * k * d), z - a, d) for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
+        dw, db = (dw[0], db[0]) if n == 1 else (dw.sum(0), db.sum(0))
+        dhb = None if dhb is None else (dhb[0] if n == 1 else dhb.sum(0))
         need = ctx.needs_input_grad
         return (dh if need[0] else None, dhb if need[1] else None, dx if need[2] else None,
                 dw if need[3] else None, db if need[4] else None, None, None, None, None)

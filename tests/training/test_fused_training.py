@@ -261,3 +261,27 @@ def test_fit_freezes_the_collector_only_while_it_runs_and_keeps_a_callers_freeze
         assert gc.get_freeze_count() > 0.9 * before  # still frozen (a few frozen objects may have been freed)
     finally:
         gc.unfreeze()
+
+
+def test_two_threads_split_the_kernels_and_give_the_same_gradients(esol, lib):
+    module, enc = _module()
+    batch = enc.tokenize(esol["smiles"].tolist()[:96])  # ~2,600 packed rows: split over two threads
+    fused = ft.fused_forward(module)
+
+    def grads():
+        module.zero_grad(set_to_none=True)
+        torch.manual_seed(0)
+        fused(batch["input_ids"], batch["attention_mask"]).pow(2).mean().backward()
+        return {n: p.grad.clone() for n, p in module.named_parameters()}
+
+    one = grads()
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert len(ft._row_bounds(2600)) == 3 and len(ft._seq_parts(np.array([[0, 50]] * 52), 4, 2600)) == 2
+        two, again = grads(), grads()
+    finally:
+        torch.set_num_threads(before)
+    for name, g in one.items():
+        torch.testing.assert_close(two[name], g, atol=1e-6 * float(g.abs().max()) + 1e-9, rtol=1e-5)
+        assert torch.equal(two[name], again[name])  # deterministic for a given thread count
