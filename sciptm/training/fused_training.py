@@ -35,6 +35,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -132,7 +133,7 @@ def _seq_parts(seqs: np.ndarray, heads: int, rows: int) -> list[tuple[np.ndarray
     cost = np.cumsum(lengths.astype(np.float64) ** 2)
     cuts = np.unique(np.searchsorted(cost, cost[-1] * np.arange(1, parts) / parts))
     bounds = [0, *[int(c) for c in cuts if 0 < c < len(seqs)], len(seqs)]
-    return [(np.ascontiguousarray(seqs[a:b]), int(starts[a])) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    return [(np.ascontiguousarray(seqs[a:b]), int(starts[a])) for a, b in pairwise(bounds) if b > a]
 
 
 def _pairs(bounds: list[int]) -> tuple[list[int], list[int]]:
@@ -325,9 +326,7 @@ class FusedForward:
     docstring): call it like the module, ``(input_ids, attention_mask, features) -> B x n_out``."""
 
     def __init__(self, module: nn.Module, lib: ctypes.CDLL):
-        from sciptm.encoders.lean import LeanEncoder
-
-        from sciptm.encoders.lean import keep_freed_memory
+        from sciptm.encoders.lean import LeanEncoder, keep_freed_memory
 
         keep_freed_memory()  # activations of every step are reused, not page-faulted in again
         self.module = module
@@ -392,7 +391,8 @@ class FusedForward:
             else:
                 g = F.gelu(F.linear(x, block.up.weight, block.up.bias), approximate=block.gelu)
             h = F.linear(g, block.down.weight)
-            x = self._add_norm(h, block.down.bias, x, block.out_norm, _dropout_p(getattr(layer.output, "dropout", None)))
+            x = self._add_norm(h, block.down.bias, x, block.out_norm,
+                               _dropout_p(getattr(layer.output, "dropout", None)))
         return x
 
     def _add_norm(self, h: torch.Tensor, hbias: torch.Tensor | None, x: torch.Tensor, norm: nn.LayerNorm,
@@ -473,5 +473,16 @@ def fused_forward(module: nn.Module, mixed_precision: str = "no") -> FusedForwar
     return None if lib is None else FusedForward(module, lib)
 
 
-__all__ = ["AddDropNorm", "FusedForward", "Gelu", "PackedAttention", "SOURCE", "dropout_keep", "fused_forward",
-           "kernel", "predict_packed", "reset", "unsupported_reason"]
+__all__ = [
+    "SOURCE",
+    "AddDropNorm",
+    "FusedForward",
+    "Gelu",
+    "PackedAttention",
+    "dropout_keep",
+    "fused_forward",
+    "kernel",
+    "predict_packed",
+    "reset",
+    "unsupported_reason",
+]

@@ -253,8 +253,8 @@ class Trainer:
                 row: dict[str, float] = {"epoch": epoch, "train_loss": float(np.mean(losses)),
                                          "seconds": time.perf_counter() - t0}
                 if valid is not None and score_fn is not None and len(valid):
-                    pred = (self._predict_packed(acc.unwrap_model(module), tokenizer, valid, activate) if fused is not None
-                            else None)
+                    pred = (self._predict_packed(acc.unwrap_model(module), tokenizer, valid, activate)
+                            if fused is not None else None)
                     if pred is None:
                         pred = self.predict(module, tokenizer, valid, activate)
                     score = float(score_fn(valid.y, pred))
