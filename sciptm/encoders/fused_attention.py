@@ -35,6 +35,7 @@ import ctypes
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -59,12 +60,21 @@ COMPILE_TIMEOUT = 120.0
 _SOURCE = "attention.c"
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {}
+#: loaded libraries (``None``: not usable) by kernel source name
+_libraries: dict[str, ctypes.CDLL | None] = {}
 
 
 def source_text(source: str = _SOURCE) -> str:
-    """The C source ``source`` shipped in the package (``sciptm/encoders/kernels/attention.c`` by default)."""
-    return (Path(__file__).parent / "kernels" / source).read_text(encoding="utf-8")
+    """The C source ``source`` shipped in the package (``sciptm/encoders/kernels/attention.c`` by default), with
+    each ``#include "<header>.h"`` of a header in ``kernels/`` (``simd_math.h``: the shared vector exp/erf)
+    replaced by that header's text, so the compiled text and the cache key cover the header too."""
+    folder = Path(__file__).parent / "kernels"
+
+    def inline(match: re.Match) -> str:
+        return (folder / match.group(1)).read_text(encoding="utf-8")
+
+    return re.sub(r'^#include "([\w.]+\.h)"$', inline, (folder / source).read_text(encoding="utf-8"),
+                  flags=re.MULTILINE)
 
 
 def compiler() -> str | None:
@@ -142,6 +152,36 @@ def _load(path: Path) -> ctypes.CDLL:
     return lib
 
 
+def load_once(source: str, declare: Callable[[Path], ctypes.CDLL], isa: str, unused: str,
+              log: logging.Logger = logger) -> ctypes.CDLL | None:
+    """The library of the kernel source ``source``: compiled (or found in the cache) by :func:`build` and opened by
+    ``declare`` (``ctypes`` signatures) on the first call, then kept for the process. ``None`` when the compile
+    fails, there is no compiler, or the library's ``isa`` function says the CPU lacks AVX2/FMA; the reason is
+    logged once at INFO on ``log`` (the calling module's logger) after ``unused`` (what runs instead). Shared by
+    every kernel source of the package."""
+    if source in _libraries:
+        return _libraries[source]
+    with _lock:
+        if source not in _libraries:
+            lib, reason = None, None
+            try:
+                lib = declare(build(source=source))
+                if not getattr(lib, isa)():
+                    lib, reason = None, "the CPU (or compiler target) lacks AVX2/FMA"
+            except (RuntimeError, OSError, AttributeError) as exc:
+                reason = str(exc)
+            if lib is None:
+                log.info("%s: %s", unused, reason)
+            _libraries[source] = lib
+    return _libraries[source]
+
+
+def forget(source: str) -> None:
+    """Forget the library of ``source`` (or its failure): the next :func:`load_once` builds/loads again (tests)."""
+    with _lock:
+        _libraries.pop(source, None)
+
+
 def kernel() -> ctypes.CDLL | None:
     """The loaded kernel library, or ``None`` when it cannot or should not be used (reason logged once at INFO).
 
@@ -150,27 +190,13 @@ def kernel() -> ctypes.CDLL | None:
     """
     if not flag("SCIPTM_FUSED_ATTENTION", True):
         return None
-    if "lib" in _state:
-        return _state["lib"]
-    with _lock:
-        if "lib" not in _state:
-            lib, reason = None, None
-            try:
-                lib = _load(build())
-                if not lib.sciptm_attention_isa():
-                    lib, reason = None, "the CPU (or compiler target) lacks AVX2/FMA"
-            except (RuntimeError, OSError, AttributeError) as exc:
-                reason = str(exc)
-            if lib is None:
-                logger.info("fused attention kernel not used, PyTorch's attention instead: %s", reason)
-            _state["lib"] = lib
-    return _state["lib"]
+    return load_once(_SOURCE, _load, "sciptm_attention_isa",
+                     "fused attention kernel not used, PyTorch's attention instead")
 
 
 def reset() -> None:
     """Forget the loaded kernel (or the failure): the next :func:`kernel` call builds/loads again (tests)."""
-    with _lock:
-        _state.clear()
+    forget(_SOURCE)
 
 
 def group_table(groups: Sequence[tuple[int, int, int]]) -> np.ndarray:

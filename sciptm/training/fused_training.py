@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
@@ -49,8 +48,6 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "train.c"
 _LEVELS = 1 << 16
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
@@ -82,29 +79,17 @@ def kernel() -> ctypes.CDLL | None:
     compile, no AVX2/FMA; the reason logged once at INFO). The outcome is kept for the process."""
     if not flag("SCIPTM_FUSED_TRAINING", True):
         return None
-    if "lib" in _state:
-        return _state["lib"]
-    with _lock:
-        if "lib" not in _state:
-            from sciptm.encoders.fused_attention import build
+    from sciptm.encoders.fused_attention import load_once
 
-            lib, reason = None, None
-            try:
-                lib = _load(build(source=SOURCE))
-                if not lib.sciptm_train_isa():
-                    lib, reason = None, "the CPU (or compiler target) lacks AVX2/FMA"
-            except (RuntimeError, OSError, AttributeError) as exc:
-                reason = str(exc)
-            if lib is None:
-                logger.info("fused training kernels not used, the transformers forward instead: %s", reason)
-            _state["lib"] = lib
-    return _state["lib"]
+    return load_once(SOURCE, _load, "sciptm_train_isa",
+                     "fused training kernels not used, the transformers forward instead", logger)
 
 
 def reset() -> None:
     """Forget the loaded library (or the failure), so the next :func:`kernel` builds/loads again (tests)."""
-    with _lock:
-        _state.clear()
+    from sciptm.encoders.fused_attention import forget
+
+    forget(SOURCE)
 
 
 def _ptr(t: torch.Tensor | None, offset: int = 0) -> int | None:

@@ -14,65 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define SCIPTM_AVX2 1
-#else
-#define SCIPTM_AVX2 0
-#endif
+#include "simd_math.h"
 
 int sciptm_train_isa(void) { return SCIPTM_AVX2; }
 
 int sciptm_train_version(void) { return 3; }
 
 static inline int64_t round8(int64_t t) { return (t + 7) & ~(int64_t)7; }
-
-/* ------------------------------------------------------------------------------------------------ exp / erf */
-#if SCIPTM_AVX2
-/* Cephes expf for 8 floats (relative error ~1e-7); inputs below -86 give exactly 0 (no subnormals). */
-static inline __m256 exp256(__m256 x) {
-    const __m256 hi = _mm256_set1_ps(88.3762626647949f);
-    const __m256 lo = _mm256_set1_ps(-86.0f);
-    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_min_ps(x, hi);
-    x = _mm256_max_ps(x, lo);
-    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-    __m256 z = _mm256_mul_ps(x, x);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, z, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-    return _mm256_andnot_ps(under, y);
-}
-
-/* erf(x) for 8 floats: Eigen's rational approximation, +/-1 beyond |x| = 3.9. */
-static inline __m256 erf256(__m256 x) {
-    const __m256 lim = _mm256_set1_ps(3.9f), nz = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
-    __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(nz, x), lim, _CMP_GE_OQ);
-    x = _mm256_max_ps(_mm256_min_ps(x, lim), _mm256_xor_ps(nz, lim));
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(-2.72614225801306e-10f), _mm256_set1_ps(2.77068142495902e-08f));
-    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-2.10102402082508e-06f));
-    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-5.69250639462346e-05f));
-    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-7.34990630326855e-04f));
-    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-2.95459980854025e-03f));
-    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-1.60960333262415e-02f));
-    p = _mm256_mul_ps(x, p);
-    __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(-1.45660718464996e-05f), _mm256_set1_ps(-2.13374055278905e-04f));
-    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.68282697438203e-03f));
-    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-7.37332916720468e-03f));
-    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.42647390514189e-02f));
-    return _mm256_blendv_ps(_mm256_div_ps(p, q), _mm256_or_ps(_mm256_and_ps(nz, x), one), big);
-}
-#endif
 
 /* ------------------------------------------------------------------------------------------------ GELU */
 /* y = GELU(u) = u/2 (1 + erf(u / sqrt 2)), n elements. */
