@@ -23,13 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kernel_sides import LABELS, SIDES, use
 from run import moses
-
-#: SCIPTM_FUSED_ATTENTION and sciptm.encoders.lean.INT8_KERNEL of each side
-SIDES = {"off": ("0", True), "onednn": ("1", False), "on": ("1", True)}
-LABELS = {"off": "PyTorch attention, GELU, LayerNorm; onednn int8 Linear",
-          "onednn": "C attention, GELU, add + LayerNorm; onednn int8 Linear",
-          "on": "all C kernels: int8 layers with per-row u8 activations, fused block"}
 
 
 def main() -> None:
@@ -46,10 +41,6 @@ def main() -> None:
     import torch
 
     import sciptm
-    from sciptm.encoders import lean
-
-    def use(side: str) -> None:
-        os.environ["SCIPTM_FUSED_ATTENTION"], lean.INT8_KERNEL = SIDES[side]
 
     torch.set_num_threads(1)
     smiles = moses(args.n, skip=args.skip)

@@ -26,13 +26,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kernel_sides import LABELS, use
 from run import moses
-
-#: SCIPTM_FUSED_ATTENTION and sciptm.encoders.lean.INT8_KERNEL of each side
-SIDES = {"off": ("0", True), "onednn": ("1", False), "on": ("1", True)}
-LABELS = {"off": "PyTorch attention, GELU, LayerNorm; onednn int8 Linear",
-          "onednn": "C attention, GELU, add + LayerNorm; onednn int8 Linear",
-          "on": "all C kernels: int8 layers with per-row u8 activations, fused block"}
 
 
 def main() -> None:
@@ -51,12 +46,7 @@ def main() -> None:
     from torch.profiler import ProfilerActivity, profile
 
     import sciptm
-    from sciptm.encoders import lean as lean_module
     from sciptm.encoders.lean import inference_lean, token_ids
-
-    def use(side: str) -> None:
-        """SCIPTM_FUSED_ATTENTION and lean.INT8_KERNEL of a side"""
-        os.environ["SCIPTM_FUSED_ATTENTION"], lean_module.INT8_KERNEL = SIDES[side]
 
     torch.set_num_threads(1)
     smiles = moses(args.n, skip=args.skip)

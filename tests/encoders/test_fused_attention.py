@@ -32,6 +32,14 @@ def moses_smiles(moses_head) -> list[str]:
     return moses_head
 
 
+@pytest.fixture(scope="module")
+def mixed_rows(moses_head, chem_dir) -> list[str]:
+    """140 MOSES SMILES and the first 60 of ESOL (longer, more varied lengths)."""
+    import pandas as pd
+
+    return moses_head[:140] + pd.read_csv(chem_dir / "delaney-processed.csv")["smiles"].tolist()[:60]
+
+
 def _sdpa(qkv: torch.Tensor, groups, heads: int, out: torch.Tensor) -> torch.Tensor:
     d = qkv.shape[1] // 3
     for first, count, t in groups:
@@ -151,11 +159,8 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @needs_cc
-def test_embed_with_the_kernel_on_and_off(small, moses_smiles, chem_dir, monkeypatch):
-    import pandas as pd
-
-    esol = pd.read_csv(chem_dir / "delaney-processed.csv")["smiles"].tolist()[:60]
-    rows = moses_smiles[:140] + esol
+def test_embed_with_the_kernel_on_and_off(small, mixed_rows, monkeypatch):
+    rows = mixed_rows
     calls = []
     real = fa.packed_attention
     monkeypatch.setattr(fa, "packed_attention", lambda *a: calls.append(1) or real(*a))
@@ -318,13 +323,10 @@ def _int8_embed(enc: sciptm.Encoder, rows: list[str], monkeypatch, kernel: bool)
 
 
 @needs_cc
-def test_int8_embed_through_the_int8_kernels(small, moses_smiles, chem_dir, monkeypatch):
-    import pandas as pd
-
+def test_int8_embed_through_the_int8_kernels(small, mixed_rows, monkeypatch):
     if not fa.int8_available(fa.kernel()):
         pytest.skip("no int8 path in this build (not x86-64 AVX2)")
-    esol = pd.read_csv(chem_dir / "delaney-processed.csv")["smiles"].tolist()[:60]
-    rows = moses_smiles[:140] + esol
+    rows = mixed_rows
     calls = []
     real = fa.int8_finish
     monkeypatch.setattr(fa, "int8_finish", lambda *a: calls.append(1) or real(*a))
