@@ -416,33 +416,7 @@ static void matmul(const float *restrict a, int64_t sa, int64_t sp, const float 
 static void transpose(const float *src, int64_t ls, float *dst, int64_t ld, int64_t rows, int64_t cols) {
 #if SCIPTM_AVX2
     for (int64_t r = 0; r < rows; r += 8)
-        for (int64_t c = 0; c < cols; c += 8) {
-            const float *sp = src + r * ls + c;
-            __m256 r0 = _mm256_loadu_ps(sp), r1 = _mm256_loadu_ps(sp + ls), r2 = _mm256_loadu_ps(sp + 2 * ls),
-                   r3 = _mm256_loadu_ps(sp + 3 * ls), r4 = _mm256_loadu_ps(sp + 4 * ls),
-                   r5 = _mm256_loadu_ps(sp + 5 * ls), r6 = _mm256_loadu_ps(sp + 6 * ls),
-                   r7 = _mm256_loadu_ps(sp + 7 * ls);
-            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
-                   t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-                   t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-            __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
-                   u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
-                   u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
-                   u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
-                   u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)),
-                   u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
-                   u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)),
-                   u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-            float *dp = dst + c * ld + r;
-            _mm256_storeu_ps(dp, _mm256_permute2f128_ps(u0, u4, 0x20));
-            _mm256_storeu_ps(dp + ld, _mm256_permute2f128_ps(u1, u5, 0x20));
-            _mm256_storeu_ps(dp + 2 * ld, _mm256_permute2f128_ps(u2, u6, 0x20));
-            _mm256_storeu_ps(dp + 3 * ld, _mm256_permute2f128_ps(u3, u7, 0x20));
-            _mm256_storeu_ps(dp + 4 * ld, _mm256_permute2f128_ps(u0, u4, 0x31));
-            _mm256_storeu_ps(dp + 5 * ld, _mm256_permute2f128_ps(u1, u5, 0x31));
-            _mm256_storeu_ps(dp + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
-            _mm256_storeu_ps(dp + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
-        }
+        for (int64_t c = 0; c < cols; c += 8) transpose8(src + r * ls + c, ls, dst + c * ld + r, ld);
 #else
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c) dst[c * ld + r] = src[r * ls + c];
