@@ -32,13 +32,11 @@ True
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -48,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sciptm.encoders import fused_attention
+from sciptm.memory import collector_paused, keep_freed_memory
 from sciptm.settings import flag
 
 logger = logging.getLogger(__name__)
@@ -258,7 +257,7 @@ class LeanEncoder(nn.Module):
             n = len(sequences)
             out = torch.empty(n, self.hidden_size)
             lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
-            with _gc_paused():
+            with collector_paused():
                 for start, stop in _packs(lengths, max_tokens, max_rows):
                     out[start:stop] = self._pack_forward(sequences[start:stop], lengths[start:stop], pooling,
                                                          max_tokens if fixed_shapes else None)
@@ -464,30 +463,10 @@ def token_ids(encoder: Any, texts: list[str]) -> list[list[int]]:
     if cache.get("tokenizer") is not encoder.tokenizer:
         cache["tokenizer"] = encoder.tokenizer
         cache["twin"] = regex_token_ids(encoder.tokenizer)
-    with _gc_paused():
+    with collector_paused():
         if cache["twin"] is not None:
             return cache["twin"](texts)
         return encoder.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off inside the block (back on after it when it was on).
-
-    ``embed`` allocates a list per text and tensors per pack, none of them in reference cycles; with the collector
-    on, those allocations trigger collections that walk every tracked object of the process (~400,000 with torch
-    and transformers loaded). Paused, the count is settled by one collection after the block. Measured (int8
-    ``embed``, 3,000 MOSES, 6 interleaved rounds each): the collector off for the whole call 0.95x / 0.98x in two
-    runs; paused in :func:`token_ids` and :meth:`LeanEncoder.embed_sequences` only 0.99x (within noise).
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def inference_lean(encoder: Any, quantize: str | None) -> LeanEncoder | None:
@@ -515,37 +494,6 @@ def inference_lean(encoder: Any, quantize: str | None) -> LeanEncoder | None:
                                        else None)
         cache["int8_version"] = version
     return cache["int8"]
-
-
-_MALLOC_TUNED: list[bool] = []
-
-
-def keep_freed_memory() -> bool:
-    """Stop glibc from handing freed activation buffers back to the OS after every batch (once per process).
-
-    CPU inference allocates and frees multi-megabyte activations for every batch; with glibc's defaults a
-    freed buffer at the top of the heap is trimmed (or was ``mmap``-ed) and the next batch page-faults the same
-    memory in again (measured here: up to ~1 ms of system time per molecule for ``embed``, 20% of it). This
-    sets ``M_TRIM_THRESHOLD`` to 1 GiB and ``M_MMAP_THRESHOLD`` to 32 MiB (its maximum) with ``mallopt``, so
-    buffers are reused; the process keeps up to that much freed memory. Not glibc, or
-    ``SCIPTM_MALLOC_TUNE=0``: nothing is changed. Returns whether the settings are in place.
-    """
-    if _MALLOC_TUNED:
-        return _MALLOC_TUNED[0]
-    ok = False
-    if flag("SCIPTM_MALLOC_TUNE", True):
-        try:
-            import ctypes
-            import ctypes.util
-
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            m_trim_threshold, m_mmap_threshold = -1, -3
-            ok = bool(libc.mallopt(m_trim_threshold, 1 << 30)) and bool(libc.mallopt(m_mmap_threshold, 32 << 20))
-        except (OSError, AttributeError):
-            ok = False
-    logger.debug("glibc malloc thresholds for inference %s", "set" if ok else "left unchanged")
-    _MALLOC_TUNED.append(ok)
-    return ok
 
 
 def lean_or_none(model: nn.Module) -> LeanEncoder | None:

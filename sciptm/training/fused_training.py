@@ -311,7 +311,8 @@ class FusedForward:
     docstring): call it like the module, ``(input_ids, attention_mask, features) -> B x n_out``."""
 
     def __init__(self, module: nn.Module, lib: ctypes.CDLL):
-        from sciptm.encoders.lean import LeanEncoder, keep_freed_memory
+        from sciptm.encoders.lean import LeanEncoder
+        from sciptm.memory import keep_freed_memory
 
         keep_freed_memory()  # activations of every step are reused, not page-faulted in again
         self.module = module

@@ -8,7 +8,6 @@ stopping on a validation metric with best-checkpoint restore, encoder freezing
 from __future__ import annotations
 
 import copy
-import gc
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from sciptm.encoders.batching import POOL_BATCHES, bucketed_batches, default_max_tokens, token_budget_batches
 from sciptm.encoders.device import resolve_precision
+from sciptm.memory import long_lived_frozen
 from sciptm.progress import epoch_status, progress_bar, set_status
 from sciptm.settings import flag
 from sciptm.training.data import Collator, TrainData
@@ -227,56 +227,51 @@ class Trainer:
         fused = fused_forward(acc.unwrap_model(module), acc.mixed_precision) if acc.device.type == "cpu" else None
         forward = fused if fused is not None else module
         # the objects that exist now (modules, the libraries' own) live through the fit: kept out of the cyclic
-        # garbage collector's passes, which otherwise traverse all of them (~400k) every few training steps
-        # (3-5% of a tiny CPU step); a caller's own freeze is left alone
-        frozen = gc.get_freeze_count() == 0
-        if frozen:
-            gc.freeze()
-        try:
-            for epoch in progress_bar(range(cfg.epochs), "fine-tuning", cfg.progress, total=cfg.epochs):
-                t0 = time.perf_counter()
-                self._set_trainable(acc.unwrap_model(module), layers, epoch)
-                collate.set_epoch(epoch)
-                sampler.set_epoch(epoch)
-                module.train()
-                losses = []
-                for batch in loader:
-                    out = forward(batch["input_ids"], batch["attention_mask"], batch.get("features"))
-                    loss = loss_fn(out.float(), batch["y"])
-                    acc.backward(loss)
-                    if cfg.max_grad_norm:
-                        acc.clip_grad_norm_(module.parameters(), cfg.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    losses.append(float(loss.detach()))
-                row: dict[str, float] = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-                                         "seconds": time.perf_counter() - t0}
-                if valid is not None and score_fn is not None and len(valid):
-                    pred = (self._predict_packed(acc.unwrap_model(module), tokenizer, valid, activate)
-                            if fused is not None else None)
-                    if pred is None:
-                        pred = self.predict(module, tokenizer, valid, activate)
-                    score = float(score_fn(valid.y, pred))
-                    row["valid_score"] = score
-                    improved = self.best_score is None or (
-                        (score > self.best_score) if greater_is_better else (score < self.best_score))
-                    if improved and not math.isnan(score):
-                        self.best_score, self.best_epoch, bad_epochs = score, epoch, 0
-                        best_state = copy.deepcopy(acc.unwrap_model(module).state_dict())
-                    else:
-                        bad_epochs += 1
-                self.history.append(row)
-                set_status(epoch_status(row, self.best_score, self.best_epoch))  # shown after the epoch bar
-                for callback in _EPOCH_CALLBACKS.get():
-                    callback({**row, "greater_is_better": greater_is_better})
-                if valid is not None and bad_epochs >= cfg.patience:
-                    break
-        finally:
-            if frozen:
-                gc.unfreeze()
-            restore_fast()
-            restore()  # the settings are for training; the returned model keeps the encoder's own dropout
+        # garbage collector's passes (3-5% of a tiny CPU step); a caller's own freeze is left alone
+        with long_lived_frozen():
+            try:
+                for epoch in progress_bar(range(cfg.epochs), "fine-tuning", cfg.progress, total=cfg.epochs):
+                    t0 = time.perf_counter()
+                    self._set_trainable(acc.unwrap_model(module), layers, epoch)
+                    collate.set_epoch(epoch)
+                    sampler.set_epoch(epoch)
+                    module.train()
+                    losses = []
+                    for batch in loader:
+                        out = forward(batch["input_ids"], batch["attention_mask"], batch.get("features"))
+                        loss = loss_fn(out.float(), batch["y"])
+                        acc.backward(loss)
+                        if cfg.max_grad_norm:
+                            acc.clip_grad_norm_(module.parameters(), cfg.max_grad_norm)
+                        optimizer.step()
+                        scheduler.step()
+                        optimizer.zero_grad(set_to_none=True)
+                        losses.append(float(loss.detach()))
+                    row: dict[str, float] = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                                             "seconds": time.perf_counter() - t0}
+                    if valid is not None and score_fn is not None and len(valid):
+                        pred = (self._predict_packed(acc.unwrap_model(module), tokenizer, valid, activate)
+                                if fused is not None else None)
+                        if pred is None:
+                            pred = self.predict(module, tokenizer, valid, activate)
+                        score = float(score_fn(valid.y, pred))
+                        row["valid_score"] = score
+                        improved = self.best_score is None or (
+                            (score > self.best_score) if greater_is_better else (score < self.best_score))
+                        if improved and not math.isnan(score):
+                            self.best_score, self.best_epoch, bad_epochs = score, epoch, 0
+                            best_state = copy.deepcopy(acc.unwrap_model(module).state_dict())
+                        else:
+                            bad_epochs += 1
+                    self.history.append(row)
+                    set_status(epoch_status(row, self.best_score, self.best_epoch))  # shown after the epoch bar
+                    for callback in _EPOCH_CALLBACKS.get():
+                        callback({**row, "greater_is_better": greater_is_better})
+                    if valid is not None and bad_epochs >= cfg.patience:
+                        break
+            finally:
+                restore_fast()
+                restore()  # the settings are for training; the returned model keeps the encoder's own dropout
         model = acc.unwrap_model(module)
         if best_state is not None:
             model.load_state_dict(best_state)

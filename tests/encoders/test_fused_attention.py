@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 import sciptm
 from sciptm.encoders import fused_attention as fa
+from sciptm.memory import collector_paused
 
 needs_cc = pytest.mark.skipif(fa.compiler() is None, reason="no C compiler (cc/gcc) on PATH: the kernel cannot be built")
 
@@ -403,6 +404,6 @@ def test_embed_pauses_the_cyclic_collector_and_restores_it(small, moses_smiles, 
         assert not gc.isenabled()  # a caller's choice is kept
     finally:
         gc.enable()
-    with pytest.raises(RuntimeError), lean._gc_paused():
+    with pytest.raises(RuntimeError), collector_paused():
         raise RuntimeError("boom")
     assert gc.isenabled()
