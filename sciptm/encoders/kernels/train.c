@@ -294,20 +294,20 @@ void sciptm_add_drop_ln_bwd(const float *dy, const float *xhat, const float *rst
 }
 
 /* ------------------------------------------------------------------------------------------------ attention */
-/* Per-sequence scratch, all heads: q (pre-scaled), k, v, dO, dq, dk, dv as heads x tp x hd; k^T, v^T as
- * heads x hd x tp; s, ds: tp x tp (one head at a time). Rows t..tp of k and v are zero. */
+/* Per sequence, all heads at once: the operands are copied (bias added, q scaled) into L1/L2-sized scratch as
+ * heads x tp x hd (row-major) or heads x hd x tp (transposed) blocks; rows t..tp of a transposed block are zero.
+ * The products run through register-blocked tiles (matmul_tiles below); dO and the outputs are read/written
+ * in place in the packed rows (row stride d or 3d). */
 typedef struct {
-    float *base, *q, *k, *v, *kt, *vt, *dout, *dq, *dk, *dv, *s, *ds;
+    float *base, *q, *k, *kvt, *s;
     int64_t cap;
 } scratch;
 
 static int scratch_reserve(scratch *w, int64_t t, int64_t heads, int64_t hd) {
     const int64_t tp = round8(t);
     const int64_t per = heads * tp * hd;
-    const int64_t need = 9 * per + 2 * tp * tp;
-    if (need <= w->cap) {
-        /* re-carve for this tp (the layout depends on it) */
-    } else {
+    const int64_t need = 3 * per + tp * tp;
+    if (need > w->cap) {
         free(w->base);
         w->base = (float *)malloc((size_t)need * sizeof(float));
         if (!w->base) return -1;
@@ -315,99 +315,99 @@ static int scratch_reserve(scratch *w, int64_t t, int64_t heads, int64_t hd) {
     }
     w->q = w->base;
     w->k = w->q + per;
-    w->v = w->k + per;
-    w->kt = w->v + per;
-    w->vt = w->kt + per;
-    w->dout = w->vt + per;
-    w->dq = w->dout + per;
-    w->dk = w->dq + per;
-    w->dv = w->dk + per;
-    w->s = w->dv + per;
-    w->ds = w->s + tp * tp;
+    w->kvt = w->k + per;
+    w->s = w->kvt + per;
     return 0;
 }
 
-/* C (m x n) = A (m x k) B (k x n) with A(i, p) at a[i * sa + p * sp] (sa = lda, sp = 1: A row-major; sa = 1,
- * sp = lda: A given transposed), B row stride ldb, C row stride ldc; n a multiple of 8. Register tiles of
- * 4 rows x 16 columns (AVX2/FMA), edges in 8 columns / single rows. */
-static void matmul(const float *restrict a, int64_t sa, int64_t sp, const float *restrict b, int64_t ldb,
-                   float *restrict c, int64_t ldc, int64_t m, int64_t n, int64_t k) {
+/* epilogues of a product tile: C = acc, or (the attention backward's dS) C = P * (acc - D_row) * scale, P read at
+ * the same position as C (row stride ldc) */
+enum { EPI_STORE = 0, EPI_DS = 1 };
+
 #if SCIPTM_AVX2
-    int64_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-        const float *a0 = a + i * sa, *a1 = a0 + sa, *a2 = a1 + sa, *a3 = a2 + sa;
-        float *c0 = c + i * ldc;
-        int64_t j = 0;
-        for (; j + 16 <= n; j += 16) {
-            __m256 x00 = _mm256_setzero_ps(), x01 = x00, x10 = x00, x11 = x00, x20 = x00, x21 = x00, x30 = x00,
-                   x31 = x00;
-            const float *bj = b + j;
-            for (int64_t p = 0; p < k; ++p) {
-                __m256 b0 = _mm256_loadu_ps(bj + p * ldb), b1 = _mm256_loadu_ps(bj + p * ldb + 8);
-                __m256 v = _mm256_broadcast_ss(a0 + p * sp);
-                x00 = _mm256_fmadd_ps(v, b0, x00);
-                x01 = _mm256_fmadd_ps(v, b1, x01);
-                v = _mm256_broadcast_ss(a1 + p * sp);
-                x10 = _mm256_fmadd_ps(v, b0, x10);
-                x11 = _mm256_fmadd_ps(v, b1, x11);
-                v = _mm256_broadcast_ss(a2 + p * sp);
-                x20 = _mm256_fmadd_ps(v, b0, x20);
-                x21 = _mm256_fmadd_ps(v, b1, x21);
-                v = _mm256_broadcast_ss(a3 + p * sp);
-                x30 = _mm256_fmadd_ps(v, b0, x30);
-                x31 = _mm256_fmadd_ps(v, b1, x31);
-            }
-            _mm256_storeu_ps(c0 + j, x00);
-            _mm256_storeu_ps(c0 + j + 8, x01);
-            _mm256_storeu_ps(c0 + ldc + j, x10);
-            _mm256_storeu_ps(c0 + ldc + j + 8, x11);
-            _mm256_storeu_ps(c0 + 2 * ldc + j, x20);
-            _mm256_storeu_ps(c0 + 2 * ldc + j + 8, x21);
-            _mm256_storeu_ps(c0 + 3 * ldc + j, x30);
-            _mm256_storeu_ps(c0 + 3 * ldc + j + 8, x31);
-        }
-        for (; j < n; j += 8) {
-            __m256 x0 = _mm256_setzero_ps(), x1 = x0, x2 = x0, x3 = x0;
-            for (int64_t p = 0; p < k; ++p) {
-                __m256 b0 = _mm256_loadu_ps(b + p * ldb + j);
-                x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + p * sp), b0, x0);
-                x1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + p * sp), b0, x1);
-                x2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + p * sp), b0, x2);
-                x3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + p * sp), b0, x3);
-            }
-            _mm256_storeu_ps(c0 + j, x0);
-            _mm256_storeu_ps(c0 + ldc + j, x1);
-            _mm256_storeu_ps(c0 + 2 * ldc + j, x2);
-            _mm256_storeu_ps(c0 + 3 * ldc + j, x3);
+/* One MR x (8 NV) tile of C = A B over k (MR * NV <= 12 accumulators, NV <= 4): A(i, p) at a[i * sa + p * sp],
+ * B row stride ldb. Inlined with constant MR/NV, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void mm_tile(const float *restrict a, int64_t sa, int64_t sp,
+                                                          const float *restrict b, int64_t ldb, float *restrict c,
+                                                          int64_t ldc, int64_t k, const int MR, const int NV, int epi,
+                                                          const float *restrict p, const float *restrict dsum,
+                                                          float scale) {
+    __m256 acc[12];
+#pragma GCC unroll 12
+    for (int x = 0; x < 12; ++x) acc[x] = _mm256_setzero_ps();
+    for (int64_t q = 0; q < k; ++q) {
+        __m256 bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + q * ldb + 8 * v);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; ++i) {
+            const __m256 av = _mm256_broadcast_ss(a + i * sa + q * sp);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[i * NV + v] = _mm256_fmadd_ps(av, bv[v], acc[i * NV + v]);
         }
     }
-    for (; i < m; ++i) {
-        const float *a0 = a + i * sa;
-        float *c0 = c + i * ldc;
-        int64_t j = 0;
-        for (; j + 16 <= n; j += 16) {
-            __m256 x0 = _mm256_setzero_ps(), x1 = x0;
-            for (int64_t p = 0; p < k; ++p) {
-                __m256 v = _mm256_broadcast_ss(a0 + p * sp);
-                x0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(b + p * ldb + j), x0);
-                x1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(b + p * ldb + j + 8), x1);
+    if (epi == EPI_DS) {
+        const __m256 sc = _mm256_set1_ps(scale);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; ++i) {
+            const __m256 di = _mm256_set1_ps(dsum[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) {
+                const __m256 pv = _mm256_mul_ps(_mm256_loadu_ps(p + i * ldc + 8 * v), sc);
+                _mm256_storeu_ps(c + i * ldc + 8 * v, _mm256_mul_ps(pv, _mm256_sub_ps(acc[i * NV + v], di)));
             }
-            _mm256_storeu_ps(c0 + j, x0);
-            _mm256_storeu_ps(c0 + j + 8, x1);
         }
-        for (; j < n; j += 8) {
-            __m256 x0 = _mm256_setzero_ps();
-            for (int64_t p = 0; p < k; ++p)
-                x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + p * sp), _mm256_loadu_ps(b + p * ldb + j), x0);
-            _mm256_storeu_ps(c0 + j, x0);
+    } else {
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i * NV + v]);
+    }
+}
+
+#define MM_TILE_CASE(MR, NV) \
+    case (MR) * 8 + (NV): mm_tile(a, sa, sp, b, ldb, c, ldc, k, MR, NV, epi, p, dsum, scale); return;
+
+static void mm_tile_any(const float *a, int64_t sa, int64_t sp, const float *b, int64_t ldb, float *c, int64_t ldc,
+                        int64_t k, int mr, int nv, int epi, const float *p, const float *dsum, float scale) {
+    switch (mr * 8 + nv) {
+        MM_TILE_CASE(1, 1) MM_TILE_CASE(2, 1) MM_TILE_CASE(3, 1) MM_TILE_CASE(4, 1) MM_TILE_CASE(5, 1)
+        MM_TILE_CASE(6, 1) MM_TILE_CASE(7, 1) MM_TILE_CASE(8, 1) MM_TILE_CASE(9, 1) MM_TILE_CASE(10, 1)
+        MM_TILE_CASE(11, 1) MM_TILE_CASE(12, 1)
+        MM_TILE_CASE(1, 2) MM_TILE_CASE(2, 2) MM_TILE_CASE(3, 2) MM_TILE_CASE(4, 2) MM_TILE_CASE(5, 2)
+        MM_TILE_CASE(6, 2)
+        MM_TILE_CASE(1, 3) MM_TILE_CASE(2, 3) MM_TILE_CASE(3, 3) MM_TILE_CASE(4, 3)
+        MM_TILE_CASE(1, 4) MM_TILE_CASE(2, 4) MM_TILE_CASE(3, 4)
+        default: return;
+    }
+}
+#endif
+
+/* C (m x n) = A (m x k) B (k x n), A(i, p) at a[i * sa + p * sp] (sa = lda, sp = 1: A row-major; sa = 1, sp = lda:
+ * A given transposed), B row stride ldb, C row stride ldc; n a multiple of 8. Epilogue EPI_DS: C = P * (AB - dsum[i])
+ * * scale (P at C's positions in p, row stride ldc). Columns in blocks of up to 4 vectors, rows in blocks of
+ * 12 / vectors (12 accumulators: FMA-bound, not load-bound), edges by smaller tiles of the same kernel. */
+static void matmul_tiles(const float *restrict a, int64_t sa, int64_t sp, const float *restrict b, int64_t ldb,
+                         float *restrict c, int64_t ldc, int64_t m, int64_t n, int64_t k, int epi, const float *p,
+                         const float *dsum, float scale) {
+#if SCIPTM_AVX2
+    for (int64_t j = 0; j < n;) {
+        const int64_t left = (n - j) / 8;
+        const int nv = left <= 4 ? (int)left : (left <= 6 ? 3 : 4);
+        const int mr = 12 / nv;
+        for (int64_t i = 0; i < m; i += mr) {
+            const int rows = m - i < mr ? (int)(m - i) : mr;
+            mm_tile_any(a + i * sa, sa, sp, b + j, ldb, c + i * ldc + j, ldc, k, rows, nv, epi,
+                        p ? p + i * ldc + j : NULL, dsum ? dsum + i : NULL, scale);
         }
+        j += 8 * nv;
     }
 #else
     for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
             float acc = 0.0f;
-            for (int64_t p = 0; p < k; ++p) acc += a[i * sa + p * sp] * b[p * ldb + j];
-            c[i * ldc + j] = acc;
+            for (int64_t q = 0; q < k; ++q) acc += a[i * sa + q * sp] * b[q * ldb + j];
+            c[i * ldc + j] = epi == EPI_DS ? p[i * ldc + j] * (acc - dsum[i]) * scale : acc;
         }
 #endif
 }
@@ -447,10 +447,7 @@ static void softmax_rows(float *s, int64_t t, int64_t tp) {
             _mm256_storeu_ps(r + j, e);
             acc = _mm256_add_ps(acc, e);
         }
-        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-        s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-        const __m256 inv = _mm256_set1_ps(1.0f / _mm_cvtss_f32(s4));
+        const __m256 inv = _mm256_set1_ps(1.0f / hsum8(acc));
         for (int64_t j = 0; j < tp; j += 8) _mm256_storeu_ps(r + j, _mm256_mul_ps(_mm256_loadu_ps(r + j), inv));
     }
 #else
@@ -471,56 +468,47 @@ static void softmax_rows(float *s, int64_t t, int64_t tp) {
 #endif
 }
 
-/* Loads one sequence, all heads, reading its packed rows in order: q (+ bias, times scale), k and v (+ bias) into
- * heads x tp x hd buffers (rows t..tp zero), k^T (and v^T when need_vt) into heads x hd x tp. */
+/* dst[c] = (src[c] + bias[c]) * scale for c < n (bias may be NULL) */
+static inline void load_row(float *restrict dst, const float *restrict src, const float *restrict bias, float scale,
+                            int64_t n) {
+    int64_t c = 0;
+#if SCIPTM_AVX2
+    const __m256 sc = _mm256_set1_ps(scale);
+    for (; c + 8 <= n; c += 8) {
+        __m256 v = _mm256_loadu_ps(src + c);
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + c));
+        _mm256_storeu_ps(dst + c, _mm256_mul_ps(v, sc));
+    }
+#endif
+    for (; c < n; ++c) dst[c] = (src[c] + (bias ? bias[c] : 0.0f)) * scale;
+}
+
+/* One sequence, all heads, its packed rows read in order: q (+ bias, times qscale) and k (+ bias) into
+ * heads x tp x hd blocks (rows t..tp zero) when k_rows, and the third operand transposed into heads x hd x tp
+ * (columns t..tp zero): k^T (forward, k_rows = 0: k itself not kept) or v^T (backward, k_rows = 1). The
+ * forward's v is read in place. */
 static void load_sequence(const float *qkv, const float *bias, int64_t first, int64_t t, int64_t heads, int64_t hd,
-                          float scale, scratch *w, int need_vt) {
+                          float qscale, scratch *w, int backward) {
     const int64_t d = heads * hd, ld = 3 * d, tp = round8(t), per = tp * hd;
+    /* rows of the block that is transposed go through k (forward: k, backward: v), zero-padded to tp rows */
+    const int64_t toff = backward ? 2 * d : d;
     for (int64_t i = 0; i < t; ++i) {
         const float *row = qkv + (first + i) * ld;
         for (int64_t h = 0; h < heads; ++h) {
-            const float *qr = row + h * hd, *kr = qr + d, *vr = kr + d;
-            float *qd = w->q + h * per + i * hd, *kd = w->k + h * per + i * hd, *vd = w->v + h * per + i * hd;
-#if SCIPTM_AVX2
-            if (hd % 8 == 0) {
-                const __m256 sc = _mm256_set1_ps(scale);
-                for (int64_t c = 0; c < hd; c += 8) {
-                    __m256 q = _mm256_loadu_ps(qr + c), k = _mm256_loadu_ps(kr + c), v = _mm256_loadu_ps(vr + c);
-                    if (bias) {
-                        const float *bq = bias + h * hd + c;
-                        q = _mm256_add_ps(q, _mm256_loadu_ps(bq));
-                        k = _mm256_add_ps(k, _mm256_loadu_ps(bq + d));
-                        v = _mm256_add_ps(v, _mm256_loadu_ps(bq + 2 * d));
-                    }
-                    _mm256_storeu_ps(qd + c, _mm256_mul_ps(q, sc));
-                    _mm256_storeu_ps(kd + c, k);
-                    _mm256_storeu_ps(vd + c, v);
-                }
-                continue;
-            }
-#endif
-            if (bias) {
-                const float *bq = bias + h * hd, *bk = bq + d, *bv = bk + d;
-                for (int64_t c = 0; c < hd; ++c) {
-                    qd[c] = (qr[c] + bq[c]) * scale;
-                    kd[c] = kr[c] + bk[c];
-                    vd[c] = vr[c] + bv[c];
-                }
-            } else {
-                for (int64_t c = 0; c < hd; ++c) {
-                    qd[c] = qr[c] * scale;
-                    kd[c] = kr[c];
-                    vd[c] = vr[c];
-                }
-            }
+            load_row(w->q + h * per + i * hd, row + h * hd, bias ? bias + h * hd : NULL, qscale, hd);
+            load_row(w->k + h * per + i * hd, row + toff + h * hd, bias ? bias + toff + h * hd : NULL, 1.0f, hd);
         }
     }
     for (int64_t h = 0; h < heads; ++h) {
         memset(w->k + h * per + t * hd, 0, (size_t)((tp - t) * hd) * sizeof(float));
-        memset(w->v + h * per + t * hd, 0, (size_t)((tp - t) * hd) * sizeof(float));
-        transpose(w->k + h * per, hd, w->kt + h * per, tp, tp, hd);
-        if (need_vt) transpose(w->v + h * per, hd, w->vt + h * per, tp, tp, hd);
+        transpose(w->k + h * per, hd, w->kvt + h * per, tp, tp, hd);
     }
+    if (backward) /* k itself (+ bias) for dQ = dS K */
+        for (int64_t i = 0; i < t; ++i) {
+            const float *row = qkv + (first + i) * ld + d;
+            for (int64_t h = 0; h < heads; ++h)
+                load_row(w->k + h * per + i * hd, row + h * hd, bias ? bias + d + h * hd : NULL, 1.0f, hd);
+        }
 }
 
 /* Forward: out (rows x d) = attention of every sequence of seqs ((first row, length) pairs) of qkv + bias (bias
@@ -529,26 +517,47 @@ static void load_sequence(const float *qkv, const float *bias, int64_t first, in
  * cannot be allocated. */
 int sciptm_attn_fwd(const float *qkv, const float *bias, float *out, float *probs, const int64_t *seqs,
                     int64_t n_seqs, int64_t heads, int64_t hd, float scale) {
-    const int64_t d = heads * hd;
+    const int64_t d = heads * hd, ld = 3 * d;
     scratch w = {0};
-    int64_t off = 0;
+    float *vb = NULL;
+    int64_t off = 0, vcap = 0;
     for (int64_t s = 0; s < n_seqs; ++s) {
         const int64_t first = seqs[2 * s], t = seqs[2 * s + 1], tp = round8(t), per = tp * hd;
         if (t <= 0) continue;
         if (scratch_reserve(&w, t, heads, hd)) {
             free(w.base);
+            free(vb);
             return -1;
         }
         load_sequence(qkv, bias, first, t, heads, hd, scale, &w, 0);
+        /* v + bias: in place when there is no bias, else a copy (t x d) */
+        const float *v = qkv + first * ld + 2 * d;
+        int64_t ldv = ld;
+        if (bias) {
+            if (t * d > vcap) {
+                free(vb);
+                vb = (float *)malloc((size_t)(t * d) * sizeof(float));
+                if (!vb) {
+                    free(w.base);
+                    return -1;
+                }
+                vcap = t * d;
+            }
+            for (int64_t i = 0; i < t; ++i) load_row(vb + i * d, qkv + (first + i) * ld + 2 * d, bias + 2 * d, 1.0f, d);
+            v = vb;
+            ldv = d;
+        }
         for (int64_t h = 0; h < heads; ++h) {
             float *p = probs + off + h * t * tp;
-            matmul(w.q + h * per, hd, 1, w.kt + h * per, tp, p, tp, t, tp, hd);
+            matmul_tiles(w.q + h * per, hd, 1, w.kvt + h * per, tp, p, tp, t, tp, hd, EPI_STORE, NULL, NULL, 1.0f);
             softmax_rows(p, t, tp);
-            matmul(p, tp, 1, w.v + h * per, hd, out + first * d + h * hd, d, t, hd, t);
+            matmul_tiles(p, tp, 1, v + h * hd, ldv, out + first * d + h * hd, d, t, hd, t, EPI_STORE, NULL, NULL,
+                         1.0f);
         }
         off += heads * t * tp;
     }
     free(w.base);
+    free(vb);
     return 0;
 }
 
@@ -581,53 +590,37 @@ int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const
             dsum_cap = t;
         }
         load_sequence(qkv, bias, first, t, heads, hd, 1.0f, &w, 1);
-        /* dO rows per head (heads x t x hd) and D_i = dO_i . O_i, reading the packed rows in order */
+        /* D_i = dO_i . O_i per head */
         for (int64_t i = 0; i < t; ++i) {
-            const float *src = dout + (first + i) * d, *o = out + (first + i) * d;
+            const float *g = dout + (first + i) * d, *o = out + (first + i) * d;
             for (int64_t h = 0; h < heads; ++h) {
-                float *dst = w.dout + h * per + i * hd;
                 float acc = 0.0f;
                 int64_t c = 0;
 #if SCIPTM_AVX2
                 __m256 a8 = _mm256_setzero_ps();
-                for (; c + 8 <= hd; c += 8) {
-                    __m256 g = _mm256_loadu_ps(src + h * hd + c);
-                    _mm256_storeu_ps(dst + c, g);
-                    a8 = _mm256_fmadd_ps(g, _mm256_loadu_ps(o + h * hd + c), a8);
-                }
+                for (; c + 8 <= hd; c += 8)
+                    a8 = _mm256_fmadd_ps(_mm256_loadu_ps(g + h * hd + c), _mm256_loadu_ps(o + h * hd + c), a8);
                 acc = hsum8(a8);
 #endif
-                for (; c < hd; ++c) {
-                    dst[c] = src[h * hd + c];
-                    acc += src[h * hd + c] * o[h * hd + c];
-                }
+                for (; c < hd; ++c) acc += g[h * hd + c] * o[h * hd + c];
                 dsum[h * t + i] = acc;
             }
         }
+        float *dq = dqkv + first * ld, *dk = dq + d, *dv = dk + d;
+        const float *dO = dout + first * d;
         for (int64_t h = 0; h < heads; ++h) {
             const float *p = probs + off + h * t * tp;
-            const float *dO = w.dout + h * per;
-            /* dP = dO V^T (t x tp), then dS = P * (dP - D) * scale */
-            matmul(dO, hd, 1, w.vt + h * per, tp, w.ds, tp, t, tp, hd);
-            for (int64_t i = 0; i < t; ++i) {
-                float *r = w.ds + i * tp;
-                const float *pr = p + i * tp;
-                const float di = dsum[h * t + i];
-                for (int64_t j = 0; j < tp; ++j) r[j] = pr[j] * (r[j] - di) * scale;
-            }
-            /* dQ = dS K; dK = dS^T Q; dV = P^T dO (t x hd each; the transposes read with swapped strides) */
-            matmul(w.ds, tp, 1, w.k + h * per, hd, w.dq + h * per, hd, t, hd, t);
-            matmul(w.ds, 1, tp, w.q + h * per, hd, w.dk + h * per, hd, t, hd, t);
-            matmul(p, 1, tp, dO, hd, w.dv + h * per, hd, t, hd, t);
+            /* dS = P * (dO V^T - D) * scale (t x tp), in the product's epilogue */
+            matmul_tiles(dO + h * hd, d, 1, w.kvt + h * per, tp, w.s, tp, t, tp, hd, EPI_DS, p, dsum + h * t, scale);
+            /* dQ = dS K; dK = dS^T Q; dV = P^T dO (t x hd each, written into the packed rows; the transposes read
+             * with swapped strides) */
+            matmul_tiles(w.s, tp, 1, w.k + h * per, hd, dq + h * hd, ld, t, hd, t, EPI_STORE, NULL, NULL, 1.0f);
+            matmul_tiles(w.s, 1, tp, w.q + h * per, hd, dk + h * hd, ld, t, hd, t, EPI_STORE, NULL, NULL, 1.0f);
+            matmul_tiles(p, 1, tp, dO + h * hd, d, dv + h * hd, ld, t, hd, t, EPI_STORE, NULL, NULL, 1.0f);
         }
-        for (int64_t i = 0; i < t; ++i) {
-            float *row = dqkv + (first + i) * ld;
-            for (int64_t h = 0; h < heads; ++h) {
-                memcpy(row + h * hd, w.dq + h * per + i * hd, (size_t)hd * sizeof(float));
-                memcpy(row + d + h * hd, w.dk + h * per + i * hd, (size_t)hd * sizeof(float));
-                memcpy(row + 2 * d + h * hd, w.dv + h * per + i * hd, (size_t)hd * sizeof(float));
-            }
-            if (dbias) {
+        if (dbias)
+            for (int64_t i = 0; i < t; ++i) {
+                const float *row = dqkv + (first + i) * ld;
                 int64_t c = 0;
 #if SCIPTM_AVX2
                 for (; c + 8 <= ld; c += 8)
@@ -635,7 +628,6 @@ int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const
 #endif
                 for (; c < ld; ++c) dbias[c] += row[c];
             }
-        }
         off += heads * t * tp;
     }
     free(w.base);
