@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sciptm.settings import flag
+from sciptm.training import packed_linear
 
 logger = logging.getLogger(__name__)
 
@@ -367,16 +368,19 @@ class FusedForward:
             w = torch.cat([block.query.weight, block.key.weight, block.value.weight])
             biases = (block.query.bias, block.key.bias, block.value.bias)
             b = None if any(t is None for t in biases) else torch.cat(biases)
-            qkv = F.linear(x, w)
+            qkv = packed_linear.linear(x, w, lib)
             a = PackedAttention.apply(qkv, b, seqs, block.heads, lib)
-            h = F.linear(a, block.attn_out.weight)
+            h = packed_linear.linear(a, block.attn_out.weight, lib)
             x = self._add_norm(h, block.attn_out.bias, x, block.attn_norm,
                                _dropout_p(getattr(layer.attention.output, "dropout", None)))
-            if block.gelu == "none":
-                g = Gelu.apply(F.linear(x, block.up.weight), block.up.bias, lib)
-            else:
-                g = F.gelu(F.linear(x, block.up.weight, block.up.bias), approximate=block.gelu)
-            h = F.linear(g, block.down.weight)
+            h = None if block.gelu != "none" else packed_linear.gelu_ffn(x, block.up.weight, block.up.bias,
+                                                                          block.down.weight, lib)
+            if h is None:
+                if block.gelu == "none":
+                    g = Gelu.apply(F.linear(x, block.up.weight), block.up.bias, lib)
+                else:
+                    g = F.gelu(F.linear(x, block.up.weight, block.up.bias), approximate=block.gelu)
+                h = F.linear(g, block.down.weight)
             x = self._add_norm(h, block.down.bias, x, block.out_norm,
                                _dropout_p(getattr(layer.output, "dropout", None)))
         return x

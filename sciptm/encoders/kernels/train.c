@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "simd_math.h"
+#include "sgemm.h"
 
 int sciptm_train_isa(void) { return SCIPTM_AVX2; }
 
