@@ -397,10 +397,10 @@ class FusedForward:
             return x[firsts]
         if how != "mean":
             raise ValueError(f"pooling must be 'mean' or 'cls', not {how!r}")
+        # sum of each sequence's rows / length (index_add: one pass; its backward one gather; the dense
+        # ``n x rows`` averaging GEMM it replaces was ~3x the time, forward + backward)
         seg = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
-        weights = torch.zeros(len(lengths), x.shape[0])
-        weights[seg, torch.arange(x.shape[0])] = (1.0 / lengths.to(x.dtype))[seg]
-        return weights @ x
+        return torch.zeros(len(lengths), x.shape[1], dtype=x.dtype).index_add_(0, seg, x) / lengths[:, None].to(x.dtype)
 
 
 def unsupported_reason(module: nn.Module) -> str | None:

@@ -116,6 +116,16 @@ def _is_attention_dropout(parent: nn.Module, attr: str) -> bool:
     return attr == "attn_dropout" or ("Attention" in kind and attr == "dropout")
 
 
+def state_copy(module: nn.Module) -> dict[str, Any]:
+    """A copy of ``module.state_dict()`` (tensors cloned, the ``_metadata`` kept): what ``copy.deepcopy`` of it
+    gives, in a quarter of the time (no recursion through the dict and the tensors' Python state)."""
+    state = module.state_dict()
+    out = type(state)((k, v.clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)) for k, v in state.items())
+    if hasattr(state, "_metadata"):
+        out._metadata = copy.deepcopy(state._metadata)
+    return out
+
+
 def set_encoder_dropout(encoder: nn.Module, hidden: float | None = None,
                         attention: float | None = None) -> Callable[[], None]:
     """Set the dropout of a stock HF encoder in place: ``hidden`` on every hidden-state ``nn.Dropout``,
@@ -260,7 +270,7 @@ class Trainer:
                             (score > self.best_score) if greater_is_better else (score < self.best_score))
                         if improved and not math.isnan(score):
                             self.best_score, self.best_epoch, bad_epochs = score, epoch, 0
-                            best_state = copy.deepcopy(acc.unwrap_model(module).state_dict())
+                            best_state = state_copy(acc.unwrap_model(module))
                         else:
                             bad_epochs += 1
                     self.history.append(row)
