@@ -35,6 +35,9 @@ ENABLED = True
 #: sciptm's for at least :data:`WEIGHT_GRAD_MIN_OUT` output rows (it measured faster than MKL there), else MKL
 WEIGHT_GRAD = "auto"
 WEIGHT_GRAD_MIN_OUT = 384
+#: the GEMM under :func:`gemm`'s plain products: ``"sgemm"`` or ``"mkl"`` (``torch.mm``; with
+#: :data:`FUSE_GELU` off, an A/B of the GEMM alone in the same autograd functions)
+ENGINE = "sgemm"
 #: GELU and its derivative (forward) and the multiplication by it + bias gradient (backward) in the GEMMs'
 #: epilogues; False: separate passes over the GEMM's output (train.c's GELU kernels)
 FUSE_GELU = True
@@ -105,6 +108,8 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
         raise ValueError(f"gemm: inner sizes differ ({tuple(a.shape)} @ {tuple(b.shape)})")
     if out is None:
         out = _empty(m, n)
+    if ENGINE == "mkl" and kind == PLAIN:  # the same calls on torch.mm (A/B of the GEMM alone)
+        return (out.addmm_(a, b) if accumulate else torch.mm(a, b, out=out)), aux
     if kind == GELU and aux is None:
         aux = _empty(m, n)
     if not out.is_contiguous() or (aux is not None and not aux.is_contiguous()):
@@ -166,7 +171,7 @@ class GeluFFN(torch.autograd.Function):
                 lib: ctypes.CDLL) -> torch.Tensor:
         x = x.contiguous()
         b = None if b_up is None else b_up.contiguous()
-        if FUSE_GELU:
+        if FUSE_GELU and ENGINE == "sgemm":
             g, dg = gemm(lib, x, w_up.t(), kind=GELU, bias=b)
         else:
             g = gemm(lib, x, w_up.t())[0]
@@ -189,7 +194,7 @@ class GeluFFN(torch.autograd.Function):
         dh = dh.contiguous()
         need = ctx.needs_input_grad
         dw_down = _weight_grad(lib, dh, g) if need[3] else None
-        if FUSE_GELU:
+        if FUSE_GELU and ENGINE == "sgemm":
             du, db = gemm(lib, dh, w_down, out=g, kind=MULSUM, aux=dg)  # g is not needed any more: du over it
         else:
             du = gemm(lib, dh, w_down, out=g)[0]
@@ -220,6 +225,7 @@ def gelu_ffn(x: torch.Tensor, w_up: torch.Tensor, b_up: torch.Tensor | None, w_d
 
 __all__ = [
     "ENABLED",
+    "ENGINE",
     "FUSE_GELU",
     "GELU",
     "MULSUM",

@@ -30,6 +30,14 @@
 #ifndef SG_MC
 #define SG_MC 144
 #endif
+#ifndef SG_UNROLL
+#define SG_UNROLL 1
+#endif
+#define SG_STR(x) #x
+#define SG_UNROLL_LOOP(n) _Pragma(SG_STR(GCC unroll n))
+#ifndef SG_PREFETCH
+#define SG_PREFETCH 1
+#endif
 
 enum { SG_PLAIN = 0, SG_GELU = 1, SG_MULSUM = 2 };
 
@@ -148,13 +156,17 @@ static inline __attribute__((always_inline)) void sg_epilogue_full(__m256 *acc, 
 /* The 6 x 16 micro-kernel: acc = sum over k < kc of a(r, k) b[k][0..15]; a(r, k) at a[r * ars + k * aks]
  * (ars = lda, aks = 1: row-major A read in place; ars = 1, aks = 6: a packed panel); b a packed kc x 16 panel. */
 static inline __attribute__((always_inline)) void sg_kernel(int64_t kc, const float *restrict a, int64_t ars,
-                                                            int64_t aks, const float *restrict b, __m256 *acc) {
+                                                            int64_t aks, const float *restrict b, __m256 *acc,
+                                                            const float *next) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps();
     __m256 c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps();
     __m256 c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
     const float *a0 = a, *a3 = a + 3 * ars;
+    SG_UNROLL_LOOP(SG_UNROLL)
     for (int64_t k = 0; k < kc; ++k) {
+        if (next && (k & 15) == 0) /* the next micro-tile's 6 rows (read in place), one line each per 16 k */
+            for (int r = 0; r < SG_MR; ++r) __builtin_prefetch(next + r * ars + k, 0, 3);
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 x;
         x = _mm256_broadcast_ss(a0);
@@ -268,13 +280,18 @@ int sciptm_sgemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rsa, i
                     const int mr = (int)(M - r0 < SG_MR ? M - r0 : SG_MR);
                     if (add || final)
                         for (int r = 0; r < mr; ++r) {
-                            _mm_prefetch((const char *)(c + (r0 + r) * ldc + n0), _MM_HINT_T0);
-                            _mm_prefetch((const char *)(c + (r0 + r) * ldc + n0 + 15), _MM_HINT_T0);
+                            __builtin_prefetch(c + (r0 + r) * ldc + n0, 1, 3);
+                            __builtin_prefetch(c + (r0 + r) * ldc + n0 + 15, 1, 3);
+                            if (final && e.aux) { /* GELU writes aux, MULSUM reads it */
+                                __builtin_prefetch(e.aux + (r0 + r) * ldc + n0, 1, 3);
+                                __builtin_prefetch(e.aux + (r0 + r) * ldc + n0 + 15, 1, 3);
+                            }
                         }
                     if (i < full)
-                        sg_kernel(kc, a + r0 * rsa + k0 * csa, rsa, csa, bp, acc);
+                        sg_kernel(kc, a + r0 * rsa + k0 * csa, rsa, csa, bp, acc,
+                                  SG_PREFETCH && p == 0 && i + 1 < full ? a + (r0 + SG_MR) * rsa + k0 : NULL);
                     else
-                        sg_kernel(kc, pa + (i - full) * kc * SG_MR, 1, SG_MR, bp, acc);
+                        sg_kernel(kc, pa + (i - full) * kc * SG_MR, 1, SG_MR, bp, acc, NULL);
                     if (mr == SG_MR && nr == SG_NR) {
                         sg_epilogue_full(acc, c, ldc, add, final ? &e : &plain, r0, n0);
                     } else {
