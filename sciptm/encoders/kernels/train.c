@@ -484,6 +484,16 @@ static inline void load_row(float *restrict dst, const float *restrict src, cons
     for (; c < n; ++c) dst[c] = (src[c] + (bias ? bias[c] : 0.0f)) * scale;
 }
 
+/* prefetch n floats from p into the cache (the next sequence's rows while this one computes) */
+static inline void prefetch_floats(const float *p, int64_t n) {
+#if SCIPTM_AVX2
+    for (int64_t i = 0; i < n; i += 16) _mm_prefetch((const char *)(p + i), _MM_HINT_T0);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 /* One sequence, all heads, its packed rows read in order: q (+ bias, times qscale) and k (+ bias) into
  * heads x tp x hd blocks (rows t..tp zero) when k_rows, and the third operand transposed into heads x hd x tp
  * (columns t..tp zero): k^T (forward, k_rows = 0: k itself not kept) or v^T (backward, k_rows = 1). The
@@ -529,6 +539,12 @@ int sciptm_attn_fwd(const float *qkv, const float *bias, float *out, float *prob
             free(w.base);
             free(vb);
             return -1;
+        }
+        if (s + 1 < n_seqs) {
+            const int64_t nf = seqs[2 * s + 2], nt = seqs[2 * s + 3];
+            prefetch_floats(qkv + nf * ld, nt * ld);
+            prefetch_floats(out + nf * d, nt * d);
+            prefetch_floats(probs + off + heads * t * tp, heads * nt * round8(nt));
         }
         load_sequence(qkv, bias, first, t, heads, hd, scale, &w, 0);
         /* v + bias: in place when there is no bias, else a copy (t x d) */
@@ -589,6 +605,14 @@ int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const
                 return -1;
             }
             dsum_cap = t;
+        }
+        if (s + 1 < n_seqs) {
+            const int64_t nf = seqs[2 * s + 2], nt = seqs[2 * s + 3];
+            prefetch_floats(qkv + nf * ld, nt * ld);
+            prefetch_floats(dout + nf * d, nt * d);
+            prefetch_floats(out + nf * d, nt * d);
+            prefetch_floats(probs + off + heads * t * tp, heads * nt * round8(nt));
+            prefetch_floats(dqkv + nf * ld, nt * ld);
         }
         load_sequence(qkv, bias, first, t, heads, hd, 1.0f, &w, 1);
         /* D_i = dO_i . O_i per head */
