@@ -33,6 +33,9 @@
 #ifndef SG_UNROLL
 #define SG_UNROLL 1
 #endif
+#ifndef SG_STREAM_AUX
+#define SG_STREAM_AUX 1
+#endif
 #define SG_STR(x) #x
 #define SG_UNROLL_LOOP(n) _Pragma(SG_STR(GCC unroll n))
 #ifndef SG_PREFETCH
@@ -106,6 +109,7 @@ static __attribute__((noinline)) void sg_gelu_tile(const __m256 *acc, float *c0,
     const __m256 mhalf = _mm256_set1_ps(-0.5f), cc = _mm256_set1_ps(0.39894228040143268f);
     const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     const __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    const int stream = SG_STREAM_AUX && ((uintptr_t)g0 & 31) == 0 && (ldc & 7) == 0;
 #pragma GCC unroll 1
     for (int r = 0; r < SG_MR; ++r)
         for (int h = 0; h < 2; ++h) {
@@ -113,7 +117,10 @@ static __attribute__((noinline)) void sg_gelu_tile(const __m256 *acc, float *c0,
             __m256 cdf = _mm256_fmadd_ps(half, erf256(_mm256_mul_ps(x, r2)), half);
             __m256 pdf = _mm256_mul_ps(cc, exp256(_mm256_mul_ps(mhalf, _mm256_mul_ps(x, x))));
             _mm256_storeu_ps(c0 + r * ldc + 8 * h, _mm256_mul_ps(x, cdf));
-            _mm256_storeu_ps(g0 + r * ldc + 8 * h, _mm256_fmadd_ps(x, pdf, cdf));
+            if (stream) /* GELU' is read again only in the backward: past the caches, no read for ownership */
+                _mm256_stream_ps(g0 + r * ldc + 8 * h, _mm256_fmadd_ps(x, pdf, cdf));
+            else
+                _mm256_storeu_ps(g0 + r * ldc + 8 * h, _mm256_fmadd_ps(x, pdf, cdf));
         }
 }
 
@@ -282,7 +289,7 @@ int sciptm_sgemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rsa, i
                         for (int r = 0; r < mr; ++r) {
                             __builtin_prefetch(c + (r0 + r) * ldc + n0, 1, 3);
                             __builtin_prefetch(c + (r0 + r) * ldc + n0 + 15, 1, 3);
-                            if (final && e.aux) { /* GELU writes aux, MULSUM reads it */
+                            if (final && e.aux && (e.kind == SG_MULSUM || !SG_STREAM_AUX)) { /* MULSUM reads aux */
                                 __builtin_prefetch(e.aux + (r0 + r) * ldc + n0, 1, 3);
                                 __builtin_prefetch(e.aux + (r0 + r) * ldc + n0 + 15, 1, 3);
                             }
@@ -302,6 +309,7 @@ int sciptm_sgemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rsa, i
             }
         }
     }
+    if (kind == SG_GELU) _mm_sfence(); /* the streamed GELU' stores, before another thread reads them */
     free(mem);
     return 0;
 #else
