@@ -72,7 +72,7 @@ def test_every_gradient_matches_the_transformers_path(esol, lib, pooling):
         assert rel < 2e-5, (name, rel)
 
 
-@pytest.mark.parametrize("heads, head_dim", [(4, 32), (2, 64), (3, 8)])
+@pytest.mark.parametrize("heads, head_dim", [(4, 32), (2, 64), (3, 8), (2, 16), (1, 24), (1, 40)])
 def test_attention_kernel_matches_sdpa_forward_and_backward(lib, heads, head_dim):
     rng = np.random.default_rng(heads)
     lengths = np.concatenate([[1, 2, 7, 8, 9, 300], rng.integers(1, 301, size=6)]).astype(np.int64)
@@ -285,3 +285,36 @@ def test_two_threads_split_the_kernels_and_give_the_same_gradients(esol, lib):
     for name, g in one.items():
         torch.testing.assert_close(two[name], g, atol=1e-6 * float(g.abs().max()) + 1e-9, rtol=1e-5)
         assert torch.equal(two[name], again[name])  # deterministic for a given thread count
+
+
+def test_mean_pooling_matches_per_sequence_means_and_their_gradient(lib):
+    module, _ = _module()
+    fused = ft.fused_forward(module)
+    lengths = torch.tensor([1, 5, 17, 2, 40, 8])
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(int(lengths.sum()), 128, generator=gen).requires_grad_()
+    g = torch.randn(len(lengths), 128, generator=gen)
+    out = fused._pool(x, lengths)
+    out.backward(g)
+    ref_in = x.detach().double().requires_grad_()
+    ref = torch.stack([part.mean(0) for part in ref_in.split(lengths.tolist())])
+    ref.backward(g.double())
+    torch.testing.assert_close(out.double(), ref, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(x.grad.double(), ref_in.grad, atol=1e-7, rtol=1e-6)
+
+
+def test_the_best_epoch_state_copy_is_what_deepcopy_gives():
+    import copy
+
+    from sciptm.training.trainer import state_copy
+
+    module, _ = _module()
+    ours, ref = state_copy(module), copy.deepcopy(module.state_dict())
+    assert list(ours) == list(ref) and ours._metadata == ref._metadata and type(ours) is type(ref)
+    assert all(torch.equal(ours[k], ref[k]) for k in ref)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(1.0)  # the copy does not share storage with the module
+    assert all(torch.equal(ours[k], ref[k]) for k in ref)
+    module.load_state_dict(ours)
+    assert all(torch.equal(v, ref[k]) for k, v in module.state_dict().items())
