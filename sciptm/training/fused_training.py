@@ -18,8 +18,11 @@ per step. :class:`FusedForward` computes the same function on the same parameter
 - validation predictions (:func:`predict_packed`) go through the packed inference forward of
   :class:`~sciptm.encoders.lean.LeanEncoder`.
 
-The C kernels run on the calling thread (the GEMMs use torch's threads). Buffers they fill completely are
-allocated without deterministic mode's NaN fill. A graph through these functions can be backpropagated once.
+The GEMMs run on sciptm's own fp32 GEMM (:mod:`sciptm.training.packed_linear`, ``kernels/sgemm.h``: the FFN's
+GELU and its backward in the GEMMs' epilogues; ``packed_linear.ENABLED = False``: ``F.linear`` on MKL).
+The C kernels run on the calling thread (the GEMMs split rows over torch's threads). Buffers they fill
+completely are allocated without deterministic mode's NaN fill. A graph through these functions can be
+backpropagated once.
 
 The kernels are compiled on first use by :func:`sciptm.encoders.fused_attention.build` (source ``train.c``).
 :func:`fused_forward` returns ``None`` (the trainer keeps the ``transformers`` path) off CPU, for mixed

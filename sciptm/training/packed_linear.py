@@ -186,9 +186,9 @@ class GeluFFN(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, dh: torch.Tensor) -> tuple[Any, ...]:
-        from sciptm.training.fused_training import _once
-
-        _once(ctx)
+        if getattr(ctx, "done", False):  # its buffers are reused below (as fused_training's functions do)
+            raise RuntimeError("the fused training graph can be backpropagated once (retain_graph is not supported)")
+        ctx.done = True
         x, w_up, w_down, g, dg = ctx.saved_tensors
         lib = ctx.lib
         dh = dh.contiguous()
