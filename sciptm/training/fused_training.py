@@ -113,12 +113,12 @@ def _row_bounds(rows: int) -> list[int]:
 def _seq_parts(seqs: np.ndarray, heads: int, rows: int) -> list[tuple[np.ndarray, int]]:
     """``seqs`` cut into runs of whole sequences of about equal attention work (``length^2``), one per thread,
     each with the offset (floats) of its saved probabilities."""
-    lengths = seqs[:, 1]
-    probs = heads * lengths * ((lengths + 7) // 8 * 8)
-    starts = np.concatenate([[0], np.cumsum(probs)[:-1]])
     parts = max(1, min(int(torch.get_num_threads()), rows // _SPLIT_MIN_ROWS, len(seqs)))
     if parts == 1:
         return [(seqs, 0)]
+    lengths = seqs[:, 1]
+    probs = heads * lengths * ((lengths + 7) // 8 * 8)
+    starts = np.concatenate([[0], np.cumsum(probs)[:-1]])
     cost = np.cumsum(lengths.astype(np.float64) ** 2)
     cuts = np.unique(np.searchsorted(cost, cost[-1] * np.arange(1, parts) / parts))
     bounds = [0, *[int(c) for c in cuts if 0 < c < len(seqs)], len(seqs)]
