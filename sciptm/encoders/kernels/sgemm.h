@@ -27,6 +27,9 @@
 #ifndef SG_KC
 #define SG_KC 512
 #endif
+#ifndef SG_KC_PACKED
+#define SG_KC_PACKED 256
+#endif
 #ifndef SG_MC
 #define SG_MC 144
 #endif
@@ -250,11 +253,13 @@ int sciptm_sgemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rsa, i
                               c, ldc, accumulate, 1, &e, m, n);
         return 0;
     }
-    /* one K block up to 1.25 SG_KC, else blocks of about equal size <= SG_KC */
-    const int64_t nblocks = K <= SG_KC + SG_KC / 4 ? 1 : (K + SG_KC - 1) / SG_KC;
+    /* one K block up to 1.25 kcb, else blocks of about equal size <= kcb; A packed (given transposed, as dY^T
+     * in the weight gradient): smaller blocks, so the packed A and B panels stay in L1 together */
+    const int direct = csa == 1; /* row-major A read in place */
+    const int64_t kcb = direct ? SG_KC : SG_KC_PACKED;
+    const int64_t nblocks = K <= kcb + kcb / 4 ? 1 : (K + kcb - 1) / kcb;
     const int64_t kcmax = (K + nblocks - 1) / nblocks;
     const int64_t npan = (N + SG_NR - 1) / SG_NR;
-    const int direct = csa == 1; /* row-major A read in place */
     const size_t nb = (size_t)(kcmax * SG_NR * npan), na = (size_t)(kcmax * (SG_MC + SG_MR));
     /* packing scratch kept per thread between calls (no malloc / page faults per GEMM; <= ~1.5 MB here) */
     static __thread void *mem = NULL;
