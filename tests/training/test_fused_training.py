@@ -318,3 +318,43 @@ def test_the_best_epoch_state_copy_is_what_deepcopy_gives():
     assert all(torch.equal(ours[k], ref[k]) for k in ref)
     module.load_state_dict(ours)
     assert all(torch.equal(v, ref[k]) for k, v in module.state_dict().items())
+
+
+def _reference_mask(n: int, level: int, seed: int) -> np.ndarray:
+    """keep flags by the kernel's definition, in Python: SFC64 seeded by splitmix64 (12 warm-up draws), each word's
+    16-bit slices from the low end, kept when the slice read as int16 is >= level - 32768."""
+    m64 = (1 << 64) - 1
+    s = seed
+
+    def splitmix() -> int:
+        nonlocal s
+        s = (s + 0x9E3779B97F4A7C15) & m64
+        z = s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m64
+        return z ^ (z >> 31)
+
+    st = [splitmix(), splitmix(), splitmix(), 1]
+
+    def draw() -> int:
+        a, b, c, w = st
+        out = (a + b + w) & m64
+        st[:] = [b ^ (b >> 11), (c + (c << 3)) & m64, ((((c << 24) | (c >> 40)) & m64) + out) & m64, w + 1]
+        return out
+
+    for _ in range(12):
+        draw()
+    flags = []
+    while len(flags) < n:
+        w = draw()
+        for k in range(4):
+            v = (w >> (16 * k)) & 0xFFFF
+            flags.append(int((v - 65536 if v >= 32768 else v) >= level - 32768))
+    return np.array(flags[:n], dtype=np.uint8)
+
+
+def test_dropout_masks_follow_their_definition_bit_for_bit(lib):
+    for n, level, seed in [(1, 6554, 7), (37, 6554, 2**64 - 1), (64, 32768, 0), (203, 1, 12345), (100, 65535, 99)]:
+        keep = torch.empty(n, dtype=torch.uint8)
+        lib.sciptm_dropout_mask(keep.data_ptr(), n, level, seed)
+        assert np.array_equal(keep.numpy(), _reference_mask(n, level, seed)), (n, level, seed)
