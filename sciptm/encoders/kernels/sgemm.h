@@ -3,9 +3,11 @@
  * Included by train.c (fused_attention.source_text inlines it, so the cache key covers it). BLIS-style: the
  * K x N operand is packed per K block into 16-column panels (kc x 16, contiguous, zero-padded), the 6 x 16 AVX2
  * FMA micro-kernel keeps its 12 accumulators in ymm registers and reads A either straight from a row-major A
- * (6 rows as 6 broadcast streams: the row-major products here, no packing pass) or from a packed 6-row panel
- * (A given transposed, as dY^T in the weight gradient, and the last partial panel of rows). Loop order: K blocks
- * (kc <= SG_KC) > row blocks (SG_MC rows, A in L2) > 16-column panels (B panel in L1) > 6-row micro-tiles.
+ * (6 rows as 6 broadcast streams: the forward and input-gradient products, no packing pass; the next
+ * micro-tile's rows are prefetched while one computes) or from a packed 6-row panel (A given transposed, as dY^T
+ * in the weight gradient, and the last partial panel of rows). Loop order: K blocks (kc <= SG_KC = 512 with A
+ * in place, <= SG_KC_PACKED = 256 with A packed) > row blocks (SG_MC rows, A in L2) > 16-column panels (B panel
+ * in L1) > 6-row micro-tiles. The packing scratch is kept per thread between calls.
  * The summation order of every output element is fixed (k ascending within a block, blocks ascending, the column
  * sums of the epilogue in row order), so results do not depend on how a caller splits rows over threads.
  *
@@ -13,7 +15,13 @@
  *   SG_PLAIN   c = acc (or c += acc with accumulate)
  *   SG_GELU    v = acc + bias[n]; c = GELU(v) (erf form); aux = GELU'(v)            (up projection forward)
  *   SG_MULSUM  v = acc * aux;     c = v; colsum[n] += v (colsum zeroed first)       (its backward: dU, bias grad)
+ * GELU' is written with streaming stores (it is read again only in the backward); the tile of aux that MULSUM
+ * reads, and of c, are prefetched before the micro-kernel runs.
  * Needs simd_math.h (exp256 / erf256) before it.
+ *
+ * Measured (1 thread, R = 1,800 rows, interleaved against torch.mm(out=) in one process, 16:32 UTC): 89-95
+ * GFLOP/s on the forward / input-gradient shapes of a `tiny` layer, 1.05-1.12x MKL; weight gradients 0.96-1.06x
+ * (packed_linear keeps MKL for those with fewer than 384 output rows).
  */
 #ifndef SCIPTM_SGEMM_H
 #define SCIPTM_SGEMM_H
