@@ -173,9 +173,13 @@ class PackedAttention(torch.autograd.Function):
         qkv = qkv.contiguous()
         bias = None if bias is None else bias.contiguous()
         parts = _seq_parts(seqs, heads, rows)
-        codes = _run([lambda t=t, o=o: lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(),
-                                                           _ptr(probs, 4 * o), t.ctypes.data, len(t), heads, hd,
-                                                           hd ** -0.5) for t, o in parts])
+        if len(parts) == 1:  # one thread: the call itself (no closures)
+            codes = [lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data,
+                                         len(seqs), heads, hd, hd ** -0.5)]
+        else:
+            codes = _run([lambda t=t, o=o: lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(),
+                                                               _ptr(probs, 4 * o), t.ctypes.data, len(t), heads, hd,
+                                                               hd ** -0.5) for t, o in parts])
         if any(codes):
             raise MemoryError("fused training attention: scratch allocation failed")
         ctx.save_for_backward(qkv, bias, out, probs)
@@ -194,9 +198,15 @@ class PackedAttention(torch.autograd.Function):
         with _unfilled():
             partial = None if bias is None or len(parts) == 1 else torch.empty(len(parts), bias.numel())
         sums = [_ptr(dbias) if partial is None else _ptr(partial, 4 * k * partial.shape[1]) for k in range(len(parts))]
-        codes = _run([lambda t=t, o=o, b=b: ctx.lib.sciptm_attn_bwd(
-            qkv.data_ptr(), _ptr(bias), out.data_ptr(), _ptr(probs, 4 * o), dout.data_ptr(), dqkv.data_ptr(), b,
-            t.ctypes.data, len(t), ctx.heads, hd, hd ** -0.5) for (t, o), b in zip(parts, sums)])
+        if len(parts) == 1:  # one thread: the call itself (no closures)
+            seqs = ctx.seqs
+            codes = [ctx.lib.sciptm_attn_bwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(),
+                                             dout.data_ptr(), dqkv.data_ptr(), sums[0], seqs.ctypes.data, len(seqs),
+                                             ctx.heads, hd, hd ** -0.5)]
+        else:
+            codes = _run([lambda t=t, o=o, b=b: ctx.lib.sciptm_attn_bwd(
+                qkv.data_ptr(), _ptr(bias), out.data_ptr(), _ptr(probs, 4 * o), dout.data_ptr(), dqkv.data_ptr(), b,
+                t.ctypes.data, len(t), ctx.heads, hd, hd ** -0.5) for (t, o), b in zip(parts, sums)])
         if any(codes):
             raise MemoryError("fused training attention backward: scratch allocation failed")
         if partial is not None:
