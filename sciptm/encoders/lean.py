@@ -108,6 +108,17 @@ def is_supported(model: nn.Module) -> bool:
     return unsupported_reason(model) is None
 
 
+#: ``linear(x, weight, bias) -> x weight^T + bias``: a replacement for ``F.linear`` in the inference forward
+LinearFn = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+def _apply(module: nn.Module, x: torch.Tensor, linear: LinearFn | None) -> torch.Tensor:
+    """``module(x)``, through ``linear`` when given and ``module`` is a plain fp32 ``nn.Linear``."""
+    if linear is None or type(module) is not nn.Linear or module.weight.dtype != torch.float32:
+        return module(x)
+    return linear(x, module.weight, module.bias)
+
+
 class LeanBlock(nn.Module):
     """One post-LayerNorm transformer block; holds the ``transformers`` block's own modules (shared weights)."""
 
@@ -136,34 +147,37 @@ class LeanBlock(nn.Module):
         self.qkv = fused
         del self.query, self.key, self.value
 
-    def project_qkv(self, x: torch.Tensor) -> torch.Tensor:
-        """``x @ [Wq; Wk; Wv]^T + b`` as one GEMM: ``... x 3d``."""
+    def project_qkv(self, x: torch.Tensor, linear: LinearFn | None = None) -> torch.Tensor:
+        """``x @ [Wq; Wk; Wv]^T + b`` as one GEMM: ``... x 3d`` (``linear``: see :meth:`finish`)."""
         if self.qkv is not None:
-            return self.qkv(x)
+            return _apply(self.qkv, x, linear)
         w = torch.cat([self.query.weight, self.key.weight, self.value.weight])
         b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
-        return F.linear(x, w, b)
+        return F.linear(x, w, b) if linear is None else linear(x, w, b)
 
     def _drop(self, x: torch.Tensor) -> torch.Tensor:
         return F.dropout(x, self.hidden_dropout, True) if self.training and self.hidden_dropout > 0 else x
 
-    def finish(self, x: torch.Tensor, attn: torch.Tensor, kernels: Any = None) -> torch.Tensor:
+    def finish(self, x: torch.Tensor, attn: torch.Tensor, kernels: Any = None,
+               linear: LinearFn | None = None) -> torch.Tensor:
         """Everything after attention: output projection, residual + norm, feed-forward, residual + norm.
 
         ``kernels``: the library of :func:`sciptm.encoders.fused_attention.kernel` (inference only): its GELU
-        and fused residual add + LayerNorm run instead of ATen's.
+        and fused residual add + LayerNorm run instead of ATen's. ``linear`` (inference only): ``linear(x, W, b)``
+        computes the fp32 ``nn.Linear`` layers instead of ``F.linear`` (e.g. on sciptm's own GEMM; see
+        :data:`LinearFn`).
         """
         if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.attn_norm.parameters())):
             x = self.attn_norm(self._drop(self.attn_out(attn)) + x)
             return self.out_norm(self._drop(self.down(F.gelu(self.up(x), approximate=self.gelu))) + x)
         # inference: in place on the fresh GEMM outputs (fewer large allocations, which cost page faults)
-        h = self.attn_out(attn)
+        h = _apply(self.attn_out, attn, linear)
         x = h if kernels is not None and fused_attention.add_layernorm_(h, x, self.attn_norm, kernels) \
             else self.attn_norm(h.add_(x))
-        h = self.up(x)
+        h = _apply(self.up, x, linear)
         if kernels is None or self.gelu != "none" or not fused_attention.gelu_(h, kernels):
             torch.ops.aten.gelu_(h, approximate=self.gelu)
-        h = self.down(h)
+        h = _apply(self.down, h, linear)
         if kernels is not None and fused_attention.add_layernorm_(h, x, self.out_norm, kernels):
             return h
         return self.out_norm(h.add_(x))
@@ -235,7 +249,8 @@ class LeanEncoder(nn.Module):
     # ------------------------------------------------------------------ packed inference
     @torch.inference_mode()
     def embed_sequences(self, sequences: Sequence[Sequence[int]], pooling: str = "mean", max_tokens: int = 4096,
-                        fixed_shapes: bool = False, max_rows: int | None = None) -> torch.Tensor:
+                        fixed_shapes: bool = False, max_rows: int | None = None,
+                        linear: LinearFn | None = None) -> torch.Tensor:
         """Pooled vectors ``N x d`` of token-id sequences (special tokens included), inference only.
 
         Sequences are packed, in the order given (sort them by length first: then most packs hold one or
@@ -244,7 +259,8 @@ class LeanEncoder(nn.Module):
         per run of equal-length sequences. ``fixed_shapes`` pads each pack's row count up to ``max_tokens``
         (or, for a short last pack, to the next power of two from 64), so quantized kernels that are built per
         input shape are built only a few times; the padding rows never reach a real row (attention stays
-        within each sequence).
+        within each sequence). ``linear(x, W, b)`` (:data:`LinearFn`): computes the fp32 linear layers instead of ``F.linear``
+        (:func:`sciptm.training.packed_linear.inference_linear`: sciptm's GEMM); int8 layers are unaffected.
         """
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
@@ -260,14 +276,14 @@ class LeanEncoder(nn.Module):
             with collector_paused():
                 for start, stop in _packs(lengths, max_tokens, max_rows):
                     out[start:stop] = self._pack_forward(sequences[start:stop], lengths[start:stop], pooling,
-                                                         max_tokens if fixed_shapes else None)
+                                                         max_tokens if fixed_shapes else None, linear)
         finally:
             for m, flag in zip(own, flags):
                 m.training = flag
         return out
 
     def _pack_forward(self, seqs: Sequence[Sequence[int]], lengths: np.ndarray, pooling: str,
-                      fixed: int | None) -> torch.Tensor:
+                      fixed: int | None, linear: LinearFn | None = None) -> torch.Tensor:
         real = int(lengths.sum())
         rows = real if fixed is None else _padded_rows(real, fixed)
         ids = np.full(rows, self.pad_id, dtype=np.int64)
@@ -297,20 +313,20 @@ class LeanEncoder(nn.Module):
             self._int8_blocks(x[:real], table, packs, fused)
             return self._pool(x, groups, pooling)
         for block in self.blocks:
-            qkv = block.project_qkv(x)
+            qkv = block.project_qkv(x, linear)
             attn = torch.empty(rows, d)
             if rows > real:
                 attn[real:].zero_()
             if fused is not None and fused_attention.usable(qkv, h):
                 fused_attention.packed_attention(qkv, attn, table, h, fused)
-                x = block.finish(x, attn, fused)
+                x = block.finish(x, attn, fused, linear)
                 continue
             for first, count, t in groups:
                 span = slice(first, first + count * t)
                 q, k, v = qkv[span].view(count, t, 3, h, d // h).permute(2, 0, 3, 1, 4)
                 a = F.scaled_dot_product_attention(q, k, v)
                 attn[span].view(count, t, h, d // h).copy_(a.transpose(1, 2))
-            x = block.finish(x, attn)
+            x = block.finish(x, attn, None, linear)
         return self._pool(x, groups, pooling)
 
     def _pool(self, x: torch.Tensor, groups: list[tuple[int, int, int]], pooling: str) -> torch.Tensor:

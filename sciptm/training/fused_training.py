@@ -337,9 +337,10 @@ class FusedForward:
 
     def __init__(self, module: nn.Module, lib: ctypes.CDLL):
         from sciptm.encoders.lean import LeanEncoder
-        from sciptm.memory import keep_freed_memory
+        from sciptm.memory import huge_page_heap, keep_freed_memory
 
         keep_freed_memory()  # activations of every step are reused, not page-faulted in again
+        huge_page_heap()  # ... and sit on 2 MB pages (fewer TLB misses in every pass over them)
         self.module = module
         self.lib = lib
         self.encoder = module.encoder
@@ -463,7 +464,8 @@ def predict_packed(module: nn.Module, ids: list[list[int]], features: np.ndarray
     lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
     order = np.argsort(lengths, kind="stable")
     with _unfilled():  # embed_sequences writes every row it allocates
-        pooled = LeanEncoder(module.encoder).embed_sequences([ids[i] for i in order], pooling=module.pooling)
+        pooled = LeanEncoder(module.encoder).embed_sequences(
+            [ids[i] for i in order], pooling=module.pooling, linear=packed_linear.inference_linear(kernel()))
     with torch.inference_mode():
         x = pooled[torch.from_numpy(np.argsort(order))]
         if features is not None and features.shape[-1] > 0:

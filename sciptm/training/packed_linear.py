@@ -23,6 +23,7 @@ measure faster).
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -41,8 +42,11 @@ ENGINE = "sgemm"
 #: GELU and its derivative (forward) and the multiplication by it + bias gradient (backward) in the GEMMs'
 #: epilogues; False: separate passes over the GEMM's output (train.c's GELU kernels)
 FUSE_GELU = True
+#: validation's fp32 forward (:func:`~sciptm.training.fused_training.predict_packed`) on sciptm's GEMM too
+#: (:func:`inference_linear`: the bias added in the GEMM's epilogue); False: ``F.linear`` (MKL's ``addmm``)
+INFERENCE = True
 
-PLAIN, GELU, MULSUM = 0, 1, 2
+PLAIN, GELU, MULSUM, BIAS = 0, 1, 2, 3
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 #: work below this many rows stays on the calling thread
 _SPLIT_MIN_ROWS = 256
@@ -101,7 +105,8 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
     """``out = a @ b`` (2-D fp32 tensors of any strides, ``out`` row-major contiguous, made when ``None``) on
     sciptm's GEMM, rows of ``out`` split over torch's threads, then the epilogue ``kind``: :data:`PLAIN`;
     :data:`GELU` (``v = a @ b + bias``; ``out = GELU(v)``, ``aux`` (made when ``None``) ``= GELU'(v)``);
-    :data:`MULSUM` (``out = (a @ b) * aux``; returns its column sums too). Returns ``(out, aux or colsum)``."""
+    :data:`MULSUM` (``out = (a @ b) * aux``; returns its column sums too); :data:`BIAS` (``out = a @ b + bias``).
+    Returns ``(out, aux or colsum)``."""
     m, k = a.shape
     k2, n = b.shape
     if k2 != k:
@@ -215,6 +220,23 @@ def linear(x: torch.Tensor, weight: torch.Tensor, lib: ctypes.CDLL | None) -> to
     return F.linear(x, weight)
 
 
+def inference_linear(lib: ctypes.CDLL | None) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None],
+                                                          torch.Tensor] | None:
+    """``linear(x, W, b) = x W^T + b``, the bias added in the epilogue of sciptm's GEMM, for the inference
+    forward of :meth:`~sciptm.encoders.lean.LeanEncoder.embed_sequences` (no autograd: call it under
+    ``no_grad`` or ``inference_mode``), or ``None`` unless :data:`ENABLED` and :data:`INFERENCE` and ``lib`` has
+    the GEMM. (The up projection's GELU stays the separate C kernel: a GELU in this epilogue measured slower.)"""
+    if not (ENABLED and INFERENCE and available(lib)):
+        return None
+    lib = bind(lib)
+
+    def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        b = None if bias is None else bias.detach().contiguous()
+        return gemm(lib, x, weight.t(), kind=BIAS, bias=b)[0]
+
+    return linear
+
+
 def gelu_ffn(x: torch.Tensor, w_up: torch.Tensor, b_up: torch.Tensor | None, w_down: torch.Tensor,
              lib: ctypes.CDLL | None) -> torch.Tensor | None:
     """:class:`GeluFFN` when :data:`ENABLED` and ``lib`` has the GEMM, else ``None`` (the caller's own path)."""
@@ -228,6 +250,8 @@ __all__ = [
     "ENGINE",
     "FUSE_GELU",
     "GELU",
+    "BIAS",
+    "INFERENCE",
     "MULSUM",
     "PLAIN",
     "WEIGHT_GRAD",
@@ -238,5 +262,6 @@ __all__ = [
     "bind",
     "gelu_ffn",
     "gemm",
+    "inference_linear",
     "linear",
 ]

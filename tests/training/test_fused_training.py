@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import sciptm
+from sciptm.encoders.lean import LeanEncoder
 from sciptm.heads.mlp import MLPHead, PredictorModule
 from sciptm.training import fused_training as ft
 from sciptm.training.trainer import set_encoder_dropout
@@ -230,17 +231,30 @@ def test_unsupported_modules_and_batches_fall_back(esol, lib):
     assert fused.fallback_reason(batch["input_ids"], batch["attention_mask"]) == "eval mode"
 
 
-def test_packed_validation_predictions_match_the_module(esol, lib):
+@pytest.mark.parametrize("sgemm", [True, False])
+def test_packed_validation_predictions_match_the_module(esol, lib, sgemm, monkeypatch):
+    from sciptm.training import packed_linear
+
+    monkeypatch.setattr(packed_linear, "INFERENCE", sgemm)  # validation's linear layers on sciptm's GEMM or MKL
+    calls = []
+    made = packed_linear.inference_linear
+    monkeypatch.setattr(packed_linear, "inference_linear", lambda lib: calls.append(made(lib)) or calls[-1])
     module, enc = _module()
     module.eval()
-    rows = esol["smiles"].tolist()[:100]
+    rows = esol["smiles"].tolist()[:300]  # ~8,000 tokens: two packs
     batch = enc.tokenize(rows)
     ids = [list(r[m.bool()]) for r, m in zip(batch["input_ids"], batch["attention_mask"])]
-    feats = np.random.default_rng(0).normal(size=(100, 0))
+    feats = np.random.default_rng(0).normal(size=(300, 0))
     with torch.inference_mode():
         ref = module(batch["input_ids"], batch["attention_mask"])
         out = ft.predict_packed(module, ids, feats)
+        states = module.encoder(batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled_ref = (states * mask).sum(1) / mask.sum(1)
+        pooled = LeanEncoder(module.encoder).embed_sequences(ids, linear=calls[-1])
+    assert (calls[-1] is not None) == sgemm
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pooled, pooled_ref, atol=1e-5, rtol=1e-5)
     module.train()
     assert ft.predict_packed(module, ids, feats) is None
 

@@ -43,6 +43,20 @@ def test_the_three_products_of_a_linear_match_float64(lib, rows, k, n):
     _close(got, acc.double() + dyd.t() @ xd, rows)
 
 
+@pytest.mark.parametrize("rows", [1, 7, 17, 1000, 2600])
+@pytest.mark.parametrize(("k", "n"), [(128, 384), (512, 128), (13, 19), (1300, 40)])
+def test_the_bias_epilogue_of_the_inference_linear_matches_float64(lib, rows, k, n, monkeypatch):
+    x, w, b = _rand(rows, k, seed=3), _rand(n, k, seed=4), _rand(n, seed=5)
+    linear = pl.inference_linear(lib)
+    with torch.inference_mode():
+        _close(linear(x, w, b), x.double() @ w.double().t() + b.double(), k)  # full and partial tiles, K blocks
+        _close(linear(x, w, None), x.double() @ w.double().t(), k)
+        _close(pl.gemm(lib, x, w.t(), kind=pl.BIAS, bias=b, out=torch.ones(rows, n), accumulate=True)[0],
+               x.double() @ w.double().t() + b.double() + 1, k)
+    monkeypatch.setattr(pl, "INFERENCE", False)
+    assert pl.inference_linear(lib) is None and pl.inference_linear(None) is None
+
+
 def test_transposed_and_strided_operands_and_bad_shapes(lib):
     a, b = _rand(70, 40, seed=4), _rand(33, 70, seed=5)
     _close(pl.gemm(lib, a.t(), b.t())[0], a.double().t() @ b.double().t(), 70)  # both transposed (packed A)

@@ -15,6 +15,7 @@
  *   SG_PLAIN   c = acc (or c += acc with accumulate)
  *   SG_GELU    v = acc + bias[n]; c = GELU(v) (erf form); aux = GELU'(v)            (up projection forward)
  *   SG_MULSUM  v = acc * aux;     c = v; colsum[n] += v (colsum zeroed first)       (its backward: dU, bias grad)
+ *   SG_BIAS    c = acc + bias[n] (bias may be NULL)                                 (inference: nn.Linear)
  * GELU' is written with streaming stores (it is read again only in the backward); the tile of aux that MULSUM
  * reads, and of c, are prefetched before the micro-kernel runs.
  * Needs simd_math.h (exp256 / erf256) before it.
@@ -53,16 +54,16 @@
 #define SG_PREFETCH 1
 #endif
 
-enum { SG_PLAIN = 0, SG_GELU = 1, SG_MULSUM = 2 };
+enum { SG_PLAIN = 0, SG_GELU = 1, SG_MULSUM = 2, SG_BIAS = 3 };
 
 typedef struct {
     int kind;
-    const float *bias; /* SG_GELU: N floats or NULL */
+    const float *bias; /* SG_GELU, SG_BIAS: N floats or NULL */
     float *aux;        /* SG_GELU: GELU' written; SG_MULSUM: the multiplier read (both M x N, row stride ldc) */
     float *colsum;     /* SG_MULSUM: N floats (or NULL) */
 } sg_epi;
 
-int sciptm_sgemm_version(void) { return 1; }
+int sciptm_sgemm_version(void) { return 2; }
 
 #if SCIPTM_AVX2
 /* the finished 6 x 16 tile t (row stride 16; mr x nr valid) into c at (row, col) = (m0, n0) */
@@ -80,6 +81,12 @@ static void sg_store_tile(const float *t, int mr, int nr, float *c, int64_t ldc,
     for (int r = 0; r < mr; ++r)
         for (int j = 0; j < SG_NR; ++j)
             v[r * SG_NR + j] = t[r * SG_NR + j] + (add && j < nr ? c[(m0 + r) * ldc + n0 + j] : 0.0f);
+    if (e->kind == SG_BIAS) {
+        for (int r = 0; r < mr; ++r)
+            for (int j = 0; j < nr; ++j)
+                c[(m0 + r) * ldc + n0 + j] = v[r * SG_NR + j] + (e->bias ? e->bias[n0 + j] : 0.0f);
+        return;
+    }
     if (e->kind == SG_GELU) {
         const __m256 r2 = _mm256_set1_ps(0.70710678118654752f), half = _mm256_set1_ps(0.5f);
         const __m256 mhalf = _mm256_set1_ps(-0.5f), cc = _mm256_set1_ps(0.39894228040143268f);
@@ -147,6 +154,13 @@ static inline __attribute__((always_inline)) void sg_epilogue_full(__m256 *acc, 
     if (e->kind == SG_GELU) {
         sg_gelu_tile(acc, c0, e->aux + m0 * ldc + n0, ldc, e->bias ? e->bias + n0 : NULL);
         return;
+    }
+    if (e->kind == SG_BIAS && e->bias) {
+        const __m256 b0 = _mm256_loadu_ps(e->bias + n0), b1 = _mm256_loadu_ps(e->bias + n0 + 8);
+        for (int r = 0; r < SG_MR; ++r) {
+            acc[2 * r] = _mm256_add_ps(acc[2 * r], b0);
+            acc[2 * r + 1] = _mm256_add_ps(acc[2 * r + 1], b1);
+        }
     }
     if (e->kind == SG_MULSUM) {
         const float *g0 = e->aux + m0 * ldc + n0;
