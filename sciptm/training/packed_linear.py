@@ -12,6 +12,9 @@ tiles while they are in registers. Two autograd functions use it:
   ``rows x ffn`` pre-activation written and read again), and in the backward the GEMM ``dh W_down`` multiplies
   by the saved derivative and sums the bias gradient in its epilogue.
 
+:func:`inference_linear` runs the validation forward's fp32 linear layers (``predict_packed`` ->
+:meth:`~sciptm.encoders.lean.LeanEncoder.embed_sequences`) on the same GEMM, the bias added in its epilogue.
+
 Every output element has a fixed summation order; rows are split over ``torch.get_num_threads()`` threads
 (weight gradients over their output rows), so results do not depend on the thread count, except the up
 projection's bias gradient, summed per row range and then added (as the GELU kernel it replaces did).
@@ -246,11 +249,11 @@ def gelu_ffn(x: torch.Tensor, w_up: torch.Tensor, b_up: torch.Tensor | None, w_d
 
 
 __all__ = [
+    "BIAS",
     "ENABLED",
     "ENGINE",
     "FUSE_GELU",
     "GELU",
-    "BIAS",
     "INFERENCE",
     "MULSUM",
     "PLAIN",
