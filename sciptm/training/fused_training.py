@@ -337,10 +337,9 @@ class FusedForward:
 
     def __init__(self, module: nn.Module, lib: ctypes.CDLL):
         from sciptm.encoders.lean import LeanEncoder
-        from sciptm.memory import huge_page_heap, keep_freed_memory
+        from sciptm.memory import keep_freed_memory
 
         keep_freed_memory()  # activations of every step are reused, not page-faulted in again
-        huge_page_heap()  # ... and sit on 2 MB pages (fewer TLB misses in every pass over them)
         self.module = module
         self.lib = lib
         self.encoder = module.encoder
