@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import pairwise
 from typing import Any
 
@@ -47,6 +45,7 @@ from torch import nn
 
 from sciptm.settings import flag
 from sciptm.training import packed_linear
+from sciptm.training.kernel_calls import SPLIT_MIN_ROWS, once, row_bounds, run, unfilled
 
 logger = logging.getLogger(__name__)
 
@@ -100,20 +99,10 @@ def _ptr(t: torch.Tensor | None, offset: int = 0) -> int | None:
     return None if t is None else t.data_ptr() + offset
 
 
-#: work below this many rows stays on the calling thread
-_SPLIT_MIN_ROWS = 256
-
-
-def _row_bounds(rows: int) -> list[int]:
-    """Row ranges for ``torch.get_num_threads()`` threads (one range below :data:`_SPLIT_MIN_ROWS` rows)."""
-    parts = max(1, min(int(torch.get_num_threads()), rows // _SPLIT_MIN_ROWS))
-    return [rows * k // parts for k in range(parts + 1)]
-
-
 def _seq_parts(seqs: np.ndarray, heads: int, rows: int) -> list[tuple[np.ndarray, int]]:
     """``seqs`` cut into runs of whole sequences of about equal attention work (``length^2``), one per thread,
     each with the offset (floats) of its saved probabilities."""
-    parts = max(1, min(int(torch.get_num_threads()), rows // _SPLIT_MIN_ROWS, len(seqs)))
+    parts = max(1, min(int(torch.get_num_threads()), rows // SPLIT_MIN_ROWS, len(seqs)))
     if parts == 1:
         return [(seqs, 0)]
     lengths = seqs[:, 1]
@@ -129,34 +118,7 @@ def _pairs(bounds: list[int]) -> tuple[list[int], list[int]]:
     return bounds[:-1], bounds[1:]
 
 
-def _run(calls: list[Any]) -> list[Any]:
-    from sciptm.encoders.fused_attention import _run as run
-
-    return run(calls)
-
-
 # ---------------------------------------------------------------------------------------------- autograd ops
-@contextmanager
-def _unfilled() -> Iterator[None]:
-    """Allocations without the NaN fill of deterministic mode (``torch.use_deterministic_algorithms``, which the
-    trainer's seeding turns on, fills every ``torch.empty``): the kernels write every element of the buffers
-    made here, so the fill is only work (~5% of a ``tiny`` epoch)."""
-    det = torch.utils.deterministic
-    before = det.fill_uninitialized_memory
-    det.fill_uninitialized_memory = False
-    try:
-        yield
-    finally:
-        det.fill_uninitialized_memory = before
-
-
-def _once(ctx: Any) -> None:
-    """The backward of these functions reuses saved buffers: a second backward through one graph is refused."""
-    if getattr(ctx, "done", False):
-        raise RuntimeError("the fused training graph can be backpropagated once (retain_graph is not supported)")
-    ctx.done = True
-
-
 class PackedAttention(torch.autograd.Function):
     """Attention of packed sequences: ``qkv + bias`` (``rows x 3d`` without its bias, plus the ``3d`` bias or
     ``None``) -> ``rows x d``; ``seqs`` an ``int64`` ``n x 2`` array of (first row, length)."""
@@ -167,7 +129,7 @@ class PackedAttention(torch.autograd.Function):
         rows, d = qkv.shape[0], qkv.shape[1] // 3
         hd = d // heads
         lengths = seqs[:, 1]
-        with _unfilled():
+        with unfilled():
             probs = torch.empty(int((heads * lengths * ((lengths + 7) // 8 * 8)).sum()))
             out = torch.empty(rows, d)
         qkv = qkv.contiguous()
@@ -177,7 +139,7 @@ class PackedAttention(torch.autograd.Function):
             codes = [lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data,
                                          len(seqs), heads, hd, hd ** -0.5)]
         else:
-            codes = _run([lambda t=t, o=o: lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(),
+            codes = run([lambda t=t, o=o: lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(),
                                                                _ptr(probs, 4 * o), t.ctypes.data, len(t), heads, hd,
                                                                hd ** -0.5) for t, o in parts])
         if any(codes):
@@ -190,12 +152,12 @@ class PackedAttention(torch.autograd.Function):
     def backward(ctx: Any, dout: torch.Tensor) -> tuple[Any, ...]:
         qkv, bias, out, probs = ctx.saved_tensors
         dout = dout.contiguous()
-        with _unfilled():
+        with unfilled():
             dqkv = torch.empty_like(qkv)
             dbias = None if bias is None else torch.empty_like(bias)
         hd = out.shape[1] // ctx.heads
         parts = _seq_parts(ctx.seqs, ctx.heads, qkv.shape[0])
-        with _unfilled():
+        with unfilled():
             partial = None if bias is None or len(parts) == 1 else torch.empty(len(parts), bias.numel())
         sums = [_ptr(dbias) if partial is None else _ptr(partial, 4 * k * partial.shape[1]) for k in range(len(parts))]
         if len(parts) == 1:  # one thread: the call itself (no closures)
@@ -204,7 +166,7 @@ class PackedAttention(torch.autograd.Function):
                                              dout.data_ptr(), dqkv.data_ptr(), sums[0], seqs.ctypes.data, len(seqs),
                                              ctx.heads, hd, hd ** -0.5)]
         else:
-            codes = _run([lambda t=t, o=o, b=b: ctx.lib.sciptm_attn_bwd(
+            codes = run([lambda t=t, o=o, b=b: ctx.lib.sciptm_attn_bwd(
                 qkv.data_ptr(), _ptr(bias), out.data_ptr(), _ptr(probs, 4 * o), dout.data_ptr(), dqkv.data_ptr(), b,
                 t.ctypes.data, len(t), ctx.heads, hd, hd ** -0.5) for (t, o), b in zip(parts, sums)])
         if any(codes):
@@ -223,26 +185,26 @@ class Gelu(torch.autograd.Function):
     def forward(ctx: Any, u: torch.Tensor, bias: torch.Tensor | None, lib: ctypes.CDLL) -> torch.Tensor:
         u = u.contiguous()
         bias = None if bias is None else bias.contiguous()
-        with _unfilled():
+        with unfilled():
             y, dg = torch.empty_like(u), torch.empty_like(u)
         rows, cols = u.shape
-        _run([lambda a=a, z=z: lib.sciptm_gelu_fwd_grad(_ptr(u, 4 * a * cols), _ptr(bias), _ptr(y, 4 * a * cols),
+        run([lambda a=a, z=z: lib.sciptm_gelu_fwd_grad(_ptr(u, 4 * a * cols), _ptr(bias), _ptr(y, 4 * a * cols),
                                                         _ptr(dg, 4 * a * cols), z - a, cols)
-              for a, z in zip(*_pairs(_row_bounds(rows)))])
+              for a, z in zip(*_pairs(row_bounds(rows)))])
         ctx.save_for_backward(dg)
         ctx.lib, ctx.has_bias = lib, bias is not None
         return y
 
     @staticmethod
     def backward(ctx: Any, dy: torch.Tensor) -> tuple[Any, ...]:
-        _once(ctx)
+        once(ctx)
         (dg,) = ctx.saved_tensors
         dy = dy.contiguous()
         rows, cols = dg.shape
-        bounds = _row_bounds(rows)
-        with _unfilled():
+        bounds = row_bounds(rows)
+        with unfilled():
             db = torch.empty(len(bounds) - 1, cols)
-        _run([lambda k=k, a=a, z=z: ctx.lib.sciptm_mul_colsum(_ptr(dy, 4 * a * cols), _ptr(dg, 4 * a * cols),
+        run([lambda k=k, a=a, z=z: ctx.lib.sciptm_mul_colsum(_ptr(dy, 4 * a * cols), _ptr(dg, 4 * a * cols),
                                                               _ptr(dg, 4 * a * cols), _ptr(db, 4 * k * cols), z - a,
                                                               cols)
               for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
@@ -259,14 +221,14 @@ class AddDropNorm(torch.autograd.Function):
                 lib: ctypes.CDLL) -> torch.Tensor:
         h, x = h.contiguous(), x.contiguous()
         rows, d = h.shape
-        with _unfilled():
+        with unfilled():
             y, xhat, rstd = torch.empty_like(h), torch.empty_like(h), torch.empty(rows)
-        bounds = _row_bounds(rows)
+        bounds = row_bounds(rows)
         if len(bounds) == 2:  # one thread: the call itself (no closures; ~1/3 of this function's Python time)
             lib.sciptm_add_drop_ln_fwd(h.data_ptr(), _ptr(hbias), x.data_ptr(), _ptr(keep), scale, weight.data_ptr(),
                                        bias.data_ptr(), y.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), rows, d, eps)
         else:
-            _run([lambda a=a, z=z: lib.sciptm_add_drop_ln_fwd(
+            run([lambda a=a, z=z: lib.sciptm_add_drop_ln_fwd(
                 _ptr(h, 4 * a * d), _ptr(hbias), _ptr(x, 4 * a * d), _ptr(keep, a * d), scale, weight.data_ptr(),
                 bias.data_ptr(), _ptr(y, 4 * a * d), _ptr(xhat, 4 * a * d), _ptr(rstd, 4 * a), z - a, d, eps)
                 for a, z in zip(*_pairs(bounds))])
@@ -279,9 +241,9 @@ class AddDropNorm(torch.autograd.Function):
         xhat, rstd, weight = ctx.saved_tensors
         dy = dy.contiguous()
         rows, d = xhat.shape
-        bounds = _row_bounds(rows)
+        bounds = row_bounds(rows)
         n = len(bounds) - 1
-        with _unfilled():
+        with unfilled():
             dx, dh = torch.empty_like(xhat), torch.empty_like(xhat)
             part = (d,) if n == 1 else (n, d)
             dw, db = torch.empty(part), torch.empty(part)
@@ -291,7 +253,7 @@ class AddDropNorm(torch.autograd.Function):
                                            weight.data_ptr(), dx.data_ptr(), dh.data_ptr(), dw.data_ptr(),
                                            db.data_ptr(), _ptr(dhb), rows, d)
         else:
-            _run([lambda k=k, a=a, z=z: ctx.lib.sciptm_add_drop_ln_bwd(
+            run([lambda k=k, a=a, z=z: ctx.lib.sciptm_add_drop_ln_bwd(
                 _ptr(dy, 4 * a * d), _ptr(xhat, 4 * a * d), _ptr(rstd, 4 * a), _ptr(ctx.keep, a * d), ctx.scale,
                 weight.data_ptr(), _ptr(dx, 4 * a * d), _ptr(dh, 4 * a * d), _ptr(dw, 4 * k * d),
                 _ptr(db, 4 * k * d), _ptr(dhb, 4 * k * d), z - a, d) for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
@@ -309,7 +271,7 @@ def dropout_keep(shape: tuple[int, ...], p: float, lib: ctypes.CDLL) -> tuple[to
     if level <= 0:
         return None, 1.0
     seed = int(torch.empty((), dtype=torch.int64).random_())  # advances torch's RNG: manual_seed fixes the mask
-    with _unfilled():
+    with unfilled():
         keep = torch.empty(shape, dtype=torch.uint8)
     lib.sciptm_dropout_mask(keep.data_ptr(), keep.numel(), level, seed & ((1 << 64) - 1))
     return keep, _LEVELS / (_LEVELS - level)
@@ -462,7 +424,7 @@ def predict_packed(module: nn.Module, ids: list[list[int]], features: np.ndarray
         return None
     lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
     order = np.argsort(lengths, kind="stable")
-    with _unfilled():  # embed_sequences writes every row it allocates
+    with unfilled():  # embed_sequences writes every row it allocates
         pooled = LeanEncoder(module.encoder).embed_sequences(
             [ids[i] for i in order], pooling=module.pooling, linear=packed_linear.inference_linear(kernel()))
     with torch.inference_mode():

@@ -33,6 +33,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from sciptm.training.kernel_calls import empty, once, row_bounds, run
+
 #: use sciptm's GEMM (and the fused GELU epilogues) in the fused training path; False: MKL + separate kernels
 ENABLED = True
 #: GEMM of the weight gradients ``dy^T x``: ``"sgemm"`` (sciptm's), ``"mkl"`` (``torch.mm``) or ``"auto"``:
@@ -51,8 +53,6 @@ INFERENCE = True
 
 PLAIN, GELU, MULSUM, BIAS = 0, 1, 2, 3
 _P, _I = ctypes.c_void_p, ctypes.c_int64
-#: work below this many rows stays on the calling thread
-_SPLIT_MIN_ROWS = 256
 
 
 def bind(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -78,28 +78,13 @@ def _ptr(t: torch.Tensor | None, floats: int = 0) -> int | None:
     return None if t is None else t.data_ptr() + 4 * floats
 
 
-def _empty(*shape: int) -> torch.Tensor:
-    """``torch.empty`` without deterministic mode's NaN fill (the GEMM writes every element)."""
-    det = torch.utils.deterministic
-    if not det.fill_uninitialized_memory:
-        return torch.empty(*shape)
-    det.fill_uninitialized_memory = False
-    try:
-        return torch.empty(*shape)
-    finally:
-        det.fill_uninitialized_memory = True
-
-
 def _rows(rows: int, call: Any) -> None:
     """``call(r0, r1, part)`` for row ranges of ``rows`` split over torch's threads (as :func:`gemm` splits)."""
-    parts = max(1, min(int(torch.get_num_threads()), rows // _SPLIT_MIN_ROWS))
-    if parts == 1:
+    bounds = row_bounds(rows)
+    if len(bounds) == 2:
         call(0, rows, 0)
         return
-    from sciptm.encoders.fused_attention import _run
-
-    bounds = [rows * i // parts for i in range(parts + 1)]
-    _run([lambda i=i, r0=r0, r1=r1: call(r0, r1, i) for i, (r0, r1) in enumerate(pairwise(bounds))])
+    run([lambda i=i, r0=r0, r1=r1: call(r0, r1, i) for i, (r0, r1) in enumerate(pairwise(bounds))])
 
 
 def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None, *,
@@ -115,15 +100,16 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
     if k2 != k:
         raise ValueError(f"gemm: inner sizes differ ({tuple(a.shape)} @ {tuple(b.shape)})")
     if out is None:
-        out = _empty(m, n)
+        out = empty(m, n)
     if ENGINE == "mkl" and kind == PLAIN:  # the same calls on torch.mm (A/B of the GEMM alone)
         return (out.addmm_(a, b) if accumulate else torch.mm(a, b, out=out)), aux
     if kind == GELU and aux is None:
-        aux = _empty(m, n)
+        aux = empty(m, n)
     if not out.is_contiguous() or (aux is not None and not aux.is_contiguous()):
         raise ValueError("gemm: out and aux must be contiguous")
-    parts = max(1, min(int(torch.get_num_threads()), m // _SPLIT_MIN_ROWS))
-    sums = _empty(parts, n) if kind == MULSUM else None
+    bounds = row_bounds(m)
+    parts = len(bounds) - 1
+    sums = empty(parts, n) if kind == MULSUM else None
     sa0, sa1 = a.stride()
     sb0, sb1 = b.stride()
     pa, pb, po = a.data_ptr(), b.data_ptr(), out.data_ptr()
@@ -132,10 +118,7 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
     if parts == 1:
         _check([fn(m, n, k, pa, sa0, sa1, pb, sb0, sb1, po, n, int(accumulate), kind, pbias, paux, psum)])
         return (out, sums[0]) if kind == MULSUM else (out, aux)
-    from sciptm.encoders.fused_attention import _run
-
-    bounds = [m * i // parts for i in range(parts + 1)]
-    _check(_run([lambda i=i, r0=r0, r1=r1: fn(
+    _check(run([lambda i=i, r0=r0, r1=r1: fn(
         r1 - r0, n, k, pa + 4 * r0 * sa0, sa0, sa1, pb, sb0, sb1, po + 4 * r0 * n, n, int(accumulate), kind, pbias,
         None if paux is None else paux + 4 * r0 * n, None if psum is None else psum + 4 * i * n)
         for i, (r0, r1) in enumerate(pairwise(bounds))]))
@@ -183,7 +166,7 @@ class GeluFFN(torch.autograd.Function):
             g, dg = gemm(lib, x, w_up.t(), kind=GELU, bias=b)
         else:
             g = gemm(lib, x, w_up.t())[0]
-            dg = _empty(*g.shape)
+            dg = empty(*g.shape)
             _rows(g.shape[0], lambda r0, r1, i: lib.sciptm_gelu_fwd_grad(
                 _ptr(g, r0 * g.shape[1]), _ptr(b), _ptr(g, r0 * g.shape[1]), _ptr(dg, r0 * g.shape[1]), r1 - r0,
                 g.shape[1]))
@@ -194,9 +177,7 @@ class GeluFFN(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, dh: torch.Tensor) -> tuple[Any, ...]:
-        if getattr(ctx, "done", False):  # its buffers are reused below (as fused_training's functions do)
-            raise RuntimeError("the fused training graph can be backpropagated once (retain_graph is not supported)")
-        ctx.done = True
+        once(ctx)  # its buffers are reused below
         x, w_up, w_down, g, dg = ctx.saved_tensors
         lib = ctx.lib
         dh = dh.contiguous()
@@ -207,7 +188,7 @@ class GeluFFN(torch.autograd.Function):
         else:
             du = gemm(lib, dh, w_down, out=g)[0]
             cols = du.shape[1]
-            sums = _empty(max(1, min(int(torch.get_num_threads()), du.shape[0] // _SPLIT_MIN_ROWS)), cols)
+            sums = empty(len(row_bounds(du.shape[0])) - 1, cols)
             _rows(du.shape[0], lambda r0, r1, i: lib.sciptm_mul_colsum(
                 _ptr(du, r0 * cols), _ptr(dg, r0 * cols), _ptr(du, r0 * cols), _ptr(sums, i * cols), r1 - r0, cols))
             db = sums[0] if len(sums) == 1 else sums.sum(0)

@@ -17,6 +17,7 @@ import sciptm
 from sciptm.encoders.lean import LeanEncoder
 from sciptm.heads.mlp import MLPHead, PredictorModule
 from sciptm.training import fused_training as ft
+from sciptm.training.kernel_calls import row_bounds
 from sciptm.training.trainer import set_encoder_dropout
 
 ESOL_TARGET = "measured log solubility in mols per litre"
@@ -292,7 +293,7 @@ def test_two_threads_split_the_kernels_and_give_the_same_gradients(esol, lib):
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        assert len(ft._row_bounds(2600)) == 3 and len(ft._seq_parts(np.array([[0, 50]] * 52), 4, 2600)) == 2
+        assert len(row_bounds(2600)) == 3 and len(ft._seq_parts(np.array([[0, 50]] * 52), 4, 2600)) == 2
         two, again = grads(), grads()
     finally:
         torch.set_num_threads(before)
