@@ -68,6 +68,16 @@ static inline __m256 erf256(__m256 x) {
     return _mm256_blendv_ps(_mm256_div_ps(p, q), _mm256_or_ps(_mm256_and_ps(nz, x), one), big);
 }
 
+/* erf GELU of x and its derivative: *y = x Phi(x), *g = GELU'(x) = Phi(x) + x phi(x) (one erf, one exp) */
+static inline void gelu_grad256(__m256 x, __m256 *y, __m256 *g) {
+    const __m256 r2 = _mm256_set1_ps(0.70710678118654752f), half = _mm256_set1_ps(0.5f);
+    const __m256 mhalf = _mm256_set1_ps(-0.5f), c = _mm256_set1_ps(0.39894228040143268f);
+    const __m256 cdf = _mm256_fmadd_ps(half, erf256(_mm256_mul_ps(x, r2)), half);
+    const __m256 pdf = _mm256_mul_ps(c, exp256(_mm256_mul_ps(mhalf, _mm256_mul_ps(x, x))));
+    *y = _mm256_mul_ps(x, cdf);
+    *g = _mm256_fmadd_ps(x, pdf, cdf);
+}
+
 /* dst[i * ld + 0..7] = src[0..7 rows, column i] for i < 8: an 8 x 8 transpose, rows of src `ls` apart. */
 static inline void transpose8(const float *src, int64_t ls, float *dst, int64_t ld) {
     __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ls), r2 = _mm256_loadu_ps(src + 2 * ls),

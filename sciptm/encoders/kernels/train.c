@@ -44,17 +44,14 @@ void sciptm_gelu_fwd_grad(const float *u, const float *bias, float *y, float *dg
     const int64_t n = rows * cols;
 #if SCIPTM_AVX2
     if (cols % 8 == 0) {
-        const __m256 r2 = _mm256_set1_ps(0.70710678118654752f), half = _mm256_set1_ps(0.5f);
-        const __m256 mhalf = _mm256_set1_ps(-0.5f), c = _mm256_set1_ps(0.39894228040143268f);
         for (int64_t r = 0; r < rows; ++r)
             for (int64_t j = 0; j < cols; j += 8) {
                 const int64_t i = r * cols + j;
-                __m256 v = _mm256_loadu_ps(u + i);
+                __m256 v = _mm256_loadu_ps(u + i), gy, gd;
                 if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
-                __m256 cdf = _mm256_fmadd_ps(half, erf256(_mm256_mul_ps(v, r2)), half);
-                __m256 pdf = _mm256_mul_ps(c, exp256(_mm256_mul_ps(mhalf, _mm256_mul_ps(v, v))));
-                _mm256_storeu_ps(y + i, _mm256_mul_ps(v, cdf));
-                _mm256_storeu_ps(dg + i, _mm256_fmadd_ps(v, pdf, cdf));
+                gelu_grad256(v, &gy, &gd);
+                _mm256_storeu_ps(y + i, gy);
+                _mm256_storeu_ps(dg + i, gd);
             }
         return;
     }
@@ -84,13 +81,9 @@ void sciptm_mul_colsum(const float *dy, const float *dg, float *du, float *db, i
 void sciptm_gelu_bwd(const float *u, const float *dy, float *du, int64_t n) {
     int64_t i = 0;
 #if SCIPTM_AVX2
-    const __m256 r2 = _mm256_set1_ps(0.70710678118654752f), half = _mm256_set1_ps(0.5f);
-    const __m256 mhalf = _mm256_set1_ps(-0.5f), c = _mm256_set1_ps(0.39894228040143268f);
     for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(u + i);
-        __m256 cdf = _mm256_fmadd_ps(half, erf256(_mm256_mul_ps(v, r2)), half);
-        __m256 pdf = _mm256_mul_ps(c, exp256(_mm256_mul_ps(mhalf, _mm256_mul_ps(v, v))));
-        __m256 g = _mm256_fmadd_ps(v, pdf, cdf);
+        __m256 gy, g;
+        gelu_grad256(_mm256_loadu_ps(u + i), &gy, &g);
         _mm256_storeu_ps(du + i, _mm256_mul_ps(g, _mm256_loadu_ps(dy + i)));
     }
 #endif
