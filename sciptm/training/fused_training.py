@@ -45,7 +45,7 @@ from torch import nn
 
 from sciptm.settings import flag
 from sciptm.training import packed_linear
-from sciptm.training.kernel_calls import SPLIT_MIN_ROWS, once, row_bounds, run, unfilled
+from sciptm.training.kernel_calls import SPLIT_MIN_ROWS, once, ptr, row_bounds, run, unfilled
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +95,6 @@ def reset() -> None:
     forget(SOURCE)
 
 
-def _ptr(t: torch.Tensor | None, offset: int = 0) -> int | None:
-    return None if t is None else t.data_ptr() + offset
-
-
 def _seq_parts(seqs: np.ndarray, heads: int, rows: int) -> list[tuple[np.ndarray, int]]:
     """``seqs`` cut into runs of whole sequences of about equal attention work (``length^2``), one per thread,
     each with the offset (floats) of its saved probabilities."""
@@ -136,11 +132,11 @@ class PackedAttention(torch.autograd.Function):
         bias = None if bias is None else bias.contiguous()
         parts = _seq_parts(seqs, heads, rows)
         if len(parts) == 1:  # one thread: the call itself (no closures)
-            codes = [lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data,
+            codes = [lib.sciptm_attn_fwd(qkv.data_ptr(), ptr(bias), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data,
                                          len(seqs), heads, hd, hd ** -0.5)]
         else:
-            codes = run([lambda t=t, o=o: lib.sciptm_attn_fwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(),
-                                                               _ptr(probs, 4 * o), t.ctypes.data, len(t), heads, hd,
+            codes = run([lambda t=t, o=o: lib.sciptm_attn_fwd(qkv.data_ptr(), ptr(bias), out.data_ptr(),
+                                                               ptr(probs, o), t.ctypes.data, len(t), heads, hd,
                                                                hd ** -0.5) for t, o in parts])
         if any(codes):
             raise MemoryError("fused training attention: scratch allocation failed")
@@ -159,15 +155,15 @@ class PackedAttention(torch.autograd.Function):
         parts = _seq_parts(ctx.seqs, ctx.heads, qkv.shape[0])
         with unfilled():
             partial = None if bias is None or len(parts) == 1 else torch.empty(len(parts), bias.numel())
-        sums = [_ptr(dbias) if partial is None else _ptr(partial, 4 * k * partial.shape[1]) for k in range(len(parts))]
+        sums = [ptr(dbias) if partial is None else ptr(partial, k * partial.shape[1]) for k in range(len(parts))]
         if len(parts) == 1:  # one thread: the call itself (no closures)
             seqs = ctx.seqs
-            codes = [ctx.lib.sciptm_attn_bwd(qkv.data_ptr(), _ptr(bias), out.data_ptr(), probs.data_ptr(),
+            codes = [ctx.lib.sciptm_attn_bwd(qkv.data_ptr(), ptr(bias), out.data_ptr(), probs.data_ptr(),
                                              dout.data_ptr(), dqkv.data_ptr(), sums[0], seqs.ctypes.data, len(seqs),
                                              ctx.heads, hd, hd ** -0.5)]
         else:
             codes = run([lambda t=t, o=o, b=b: ctx.lib.sciptm_attn_bwd(
-                qkv.data_ptr(), _ptr(bias), out.data_ptr(), _ptr(probs, 4 * o), dout.data_ptr(), dqkv.data_ptr(), b,
+                qkv.data_ptr(), ptr(bias), out.data_ptr(), ptr(probs, o), dout.data_ptr(), dqkv.data_ptr(), b,
                 t.ctypes.data, len(t), ctx.heads, hd, hd ** -0.5) for (t, o), b in zip(parts, sums)])
         if any(codes):
             raise MemoryError("fused training attention backward: scratch allocation failed")
@@ -188,8 +184,8 @@ class Gelu(torch.autograd.Function):
         with unfilled():
             y, dg = torch.empty_like(u), torch.empty_like(u)
         rows, cols = u.shape
-        run([lambda a=a, z=z: lib.sciptm_gelu_fwd_grad(_ptr(u, 4 * a * cols), _ptr(bias), _ptr(y, 4 * a * cols),
-                                                        _ptr(dg, 4 * a * cols), z - a, cols)
+        run([lambda a=a, z=z: lib.sciptm_gelu_fwd_grad(ptr(u, a * cols), ptr(bias), ptr(y, a * cols),
+                                                        ptr(dg, a * cols), z - a, cols)
               for a, z in zip(*_pairs(row_bounds(rows)))])
         ctx.save_for_backward(dg)
         ctx.lib, ctx.has_bias = lib, bias is not None
@@ -204,8 +200,8 @@ class Gelu(torch.autograd.Function):
         bounds = row_bounds(rows)
         with unfilled():
             db = torch.empty(len(bounds) - 1, cols)
-        run([lambda k=k, a=a, z=z: ctx.lib.sciptm_mul_colsum(_ptr(dy, 4 * a * cols), _ptr(dg, 4 * a * cols),
-                                                              _ptr(dg, 4 * a * cols), _ptr(db, 4 * k * cols), z - a,
+        run([lambda k=k, a=a, z=z: ctx.lib.sciptm_mul_colsum(ptr(dy, a * cols), ptr(dg, a * cols),
+                                                              ptr(dg, a * cols), ptr(db, k * cols), z - a,
                                                               cols)
               for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
         return dg, (db[0] if len(db) == 1 else db.sum(0)) if ctx.has_bias else None, None
@@ -225,12 +221,12 @@ class AddDropNorm(torch.autograd.Function):
             y, xhat, rstd = torch.empty_like(h), torch.empty_like(h), torch.empty(rows)
         bounds = row_bounds(rows)
         if len(bounds) == 2:  # one thread: the call itself (no closures; ~1/3 of this function's Python time)
-            lib.sciptm_add_drop_ln_fwd(h.data_ptr(), _ptr(hbias), x.data_ptr(), _ptr(keep), scale, weight.data_ptr(),
+            lib.sciptm_add_drop_ln_fwd(h.data_ptr(), ptr(hbias), x.data_ptr(), ptr(keep), scale, weight.data_ptr(),
                                        bias.data_ptr(), y.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), rows, d, eps)
         else:
             run([lambda a=a, z=z: lib.sciptm_add_drop_ln_fwd(
-                _ptr(h, 4 * a * d), _ptr(hbias), _ptr(x, 4 * a * d), _ptr(keep, a * d), scale, weight.data_ptr(),
-                bias.data_ptr(), _ptr(y, 4 * a * d), _ptr(xhat, 4 * a * d), _ptr(rstd, 4 * a), z - a, d, eps)
+                ptr(h, a * d), ptr(hbias), ptr(x, a * d), ptr(keep, a * d), scale, weight.data_ptr(),
+                bias.data_ptr(), ptr(y, a * d), ptr(xhat, a * d), ptr(rstd, a), z - a, d, eps)
                 for a, z in zip(*_pairs(bounds))])
         ctx.save_for_backward(xhat, rstd, weight)
         ctx.keep, ctx.scale, ctx.lib, ctx.has_hbias = keep, scale, lib, hbias is not None
@@ -249,14 +245,14 @@ class AddDropNorm(torch.autograd.Function):
             dw, db = torch.empty(part), torch.empty(part)
             dhb = torch.empty(part) if ctx.has_hbias else None
         if n == 1:  # one thread: the call itself, the sums written in place
-            ctx.lib.sciptm_add_drop_ln_bwd(dy.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), _ptr(ctx.keep), ctx.scale,
+            ctx.lib.sciptm_add_drop_ln_bwd(dy.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), ptr(ctx.keep), ctx.scale,
                                            weight.data_ptr(), dx.data_ptr(), dh.data_ptr(), dw.data_ptr(),
-                                           db.data_ptr(), _ptr(dhb), rows, d)
+                                           db.data_ptr(), ptr(dhb), rows, d)
         else:
             run([lambda k=k, a=a, z=z: ctx.lib.sciptm_add_drop_ln_bwd(
-                _ptr(dy, 4 * a * d), _ptr(xhat, 4 * a * d), _ptr(rstd, 4 * a), _ptr(ctx.keep, a * d), ctx.scale,
-                weight.data_ptr(), _ptr(dx, 4 * a * d), _ptr(dh, 4 * a * d), _ptr(dw, 4 * k * d),
-                _ptr(db, 4 * k * d), _ptr(dhb, 4 * k * d), z - a, d) for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
+                ptr(dy, a * d), ptr(xhat, a * d), ptr(rstd, a), ptr(ctx.keep, a * d), ctx.scale,
+                weight.data_ptr(), ptr(dx, a * d), ptr(dh, a * d), ptr(dw, k * d),
+                ptr(db, k * d), ptr(dhb, k * d), z - a, d) for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
             dw, db = dw.sum(0), db.sum(0)
             dhb = None if dhb is None else dhb.sum(0)
         need = ctx.needs_input_grad

@@ -22,6 +22,12 @@ from sciptm.encoders.fused_attention import _SPLIT_MIN_ROWS as SPLIT_MIN_ROWS  #
 from sciptm.encoders.fused_attention import _run
 
 
+def ptr(t: torch.Tensor | None, offset: int = 0) -> int | None:
+    """The address of element ``offset`` of ``t``'s storage from its data pointer (``None`` for ``None``), for
+    a ctypes call."""
+    return None if t is None else t.data_ptr() + offset * t.element_size()
+
+
 def row_bounds(rows: int) -> list[int]:
     """Row ranges for ``torch.get_num_threads()`` threads (one range below ``SPLIT_MIN_ROWS`` rows, the
     threshold of :mod:`sciptm.encoders.fused_attention`)."""
@@ -62,4 +68,4 @@ def once(ctx: Any) -> None:
     ctx.done = True
 
 
-__all__ = ["SPLIT_MIN_ROWS", "empty", "once", "row_bounds", "run", "unfilled"]
+__all__ = ["SPLIT_MIN_ROWS", "empty", "once", "ptr", "row_bounds", "run", "unfilled"]

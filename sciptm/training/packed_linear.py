@@ -33,7 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sciptm.training.kernel_calls import empty, once, row_bounds, run
+from sciptm.training.kernel_calls import empty, once, ptr, row_bounds, run
 
 #: use sciptm's GEMM (and the fused GELU epilogues) in the fused training path; False: MKL + separate kernels
 ENABLED = True
@@ -74,10 +74,6 @@ def _check(codes: list[int]) -> None:
         raise MemoryError(f"sciptm sgemm failed (codes {codes}): scratch allocation or no AVX2")
 
 
-def _ptr(t: torch.Tensor | None, floats: int = 0) -> int | None:
-    return None if t is None else t.data_ptr() + 4 * floats
-
-
 def _rows(rows: int, call: Any) -> None:
     """``call(r0, r1, part)`` for row ranges of ``rows`` split over torch's threads (as :func:`gemm` splits)."""
     bounds = row_bounds(rows)
@@ -113,7 +109,7 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
     sa0, sa1 = a.stride()
     sb0, sb1 = b.stride()
     pa, pb, po = a.data_ptr(), b.data_ptr(), out.data_ptr()
-    pbias, paux, psum = _ptr(bias), _ptr(aux), _ptr(sums)
+    pbias, paux, psum = ptr(bias), ptr(aux), ptr(sums)
     fn = lib.sciptm_sgemm
     if parts == 1:
         _check([fn(m, n, k, pa, sa0, sa1, pb, sb0, sb1, po, n, int(accumulate), kind, pbias, paux, psum)])
@@ -168,7 +164,7 @@ class GeluFFN(torch.autograd.Function):
             g = gemm(lib, x, w_up.t())[0]
             dg = empty(*g.shape)
             _rows(g.shape[0], lambda r0, r1, i: lib.sciptm_gelu_fwd_grad(
-                _ptr(g, r0 * g.shape[1]), _ptr(b), _ptr(g, r0 * g.shape[1]), _ptr(dg, r0 * g.shape[1]), r1 - r0,
+                ptr(g, r0 * g.shape[1]), ptr(b), ptr(g, r0 * g.shape[1]), ptr(dg, r0 * g.shape[1]), r1 - r0,
                 g.shape[1]))
         h = gemm(lib, g, w_down.t())[0]
         ctx.save_for_backward(x, w_up, w_down, g, dg)
@@ -190,7 +186,7 @@ class GeluFFN(torch.autograd.Function):
             cols = du.shape[1]
             sums = empty(len(row_bounds(du.shape[0])) - 1, cols)
             _rows(du.shape[0], lambda r0, r1, i: lib.sciptm_mul_colsum(
-                _ptr(du, r0 * cols), _ptr(dg, r0 * cols), _ptr(du, r0 * cols), _ptr(sums, i * cols), r1 - r0, cols))
+                ptr(du, r0 * cols), ptr(dg, r0 * cols), ptr(du, r0 * cols), ptr(sums, i * cols), r1 - r0, cols))
             db = sums[0] if len(sums) == 1 else sums.sum(0)
         dw_up = _weight_grad(lib, du, x) if need[1] else None
         dx = gemm(lib, du, w_up)[0] if need[0] else None
