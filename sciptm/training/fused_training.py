@@ -45,7 +45,7 @@ from torch import nn
 
 from sciptm.settings import flag
 from sciptm.training import packed_linear
-from sciptm.training.kernel_calls import SPLIT_MIN_ROWS, once, ptr, row_bounds, run, unfilled
+from sciptm.training.kernel_calls import SPLIT_MIN_ROWS, call_parts, once, ptr, row_bounds, unfilled
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +110,6 @@ def _seq_parts(seqs: np.ndarray, heads: int, rows: int) -> list[tuple[np.ndarray
     return [(np.ascontiguousarray(seqs[a:b]), int(starts[a])) for a, b in pairwise(bounds) if b > a]
 
 
-def _pairs(bounds: list[int]) -> tuple[list[int], list[int]]:
-    return bounds[:-1], bounds[1:]
-
-
 # ---------------------------------------------------------------------------------------------- autograd ops
 class PackedAttention(torch.autograd.Function):
     """Attention of packed sequences: ``qkv + bias`` (``rows x 3d`` without its bias, plus the ``3d`` bias or
@@ -131,13 +127,8 @@ class PackedAttention(torch.autograd.Function):
         qkv = qkv.contiguous()
         bias = None if bias is None else bias.contiguous()
         parts = _seq_parts(seqs, heads, rows)
-        if len(parts) == 1:  # one thread: the call itself (no closures)
-            codes = [lib.sciptm_attn_fwd(qkv.data_ptr(), ptr(bias), out.data_ptr(), probs.data_ptr(), seqs.ctypes.data,
-                                         len(seqs), heads, hd, hd ** -0.5)]
-        else:
-            codes = run([lambda t=t, o=o: lib.sciptm_attn_fwd(qkv.data_ptr(), ptr(bias), out.data_ptr(),
-                                                               ptr(probs, o), t.ctypes.data, len(t), heads, hd,
-                                                               hd ** -0.5) for t, o in parts])
+        codes = call_parts(lib.sciptm_attn_fwd, [(qkv.data_ptr(), ptr(bias), out.data_ptr(), ptr(probs, o),
+                                                  t.ctypes.data, len(t), heads, hd, hd ** -0.5) for t, o in parts])
         if any(codes):
             raise MemoryError("fused training attention: scratch allocation failed")
         ctx.save_for_backward(qkv, bias, out, probs)
@@ -156,15 +147,9 @@ class PackedAttention(torch.autograd.Function):
         with unfilled():
             partial = None if bias is None or len(parts) == 1 else torch.empty(len(parts), bias.numel())
         sums = [ptr(dbias) if partial is None else ptr(partial, k * partial.shape[1]) for k in range(len(parts))]
-        if len(parts) == 1:  # one thread: the call itself (no closures)
-            seqs = ctx.seqs
-            codes = [ctx.lib.sciptm_attn_bwd(qkv.data_ptr(), ptr(bias), out.data_ptr(), probs.data_ptr(),
-                                             dout.data_ptr(), dqkv.data_ptr(), sums[0], seqs.ctypes.data, len(seqs),
-                                             ctx.heads, hd, hd ** -0.5)]
-        else:
-            codes = run([lambda t=t, o=o, b=b: ctx.lib.sciptm_attn_bwd(
-                qkv.data_ptr(), ptr(bias), out.data_ptr(), ptr(probs, o), dout.data_ptr(), dqkv.data_ptr(), b,
-                t.ctypes.data, len(t), ctx.heads, hd, hd ** -0.5) for (t, o), b in zip(parts, sums)])
+        codes = call_parts(ctx.lib.sciptm_attn_bwd, [
+            (qkv.data_ptr(), ptr(bias), out.data_ptr(), ptr(probs, o), dout.data_ptr(), dqkv.data_ptr(), b,
+             t.ctypes.data, len(t), ctx.heads, hd, hd ** -0.5) for (t, o), b in zip(parts, sums)])
         if any(codes):
             raise MemoryError("fused training attention backward: scratch allocation failed")
         if partial is not None:
@@ -184,9 +169,8 @@ class Gelu(torch.autograd.Function):
         with unfilled():
             y, dg = torch.empty_like(u), torch.empty_like(u)
         rows, cols = u.shape
-        run([lambda a=a, z=z: lib.sciptm_gelu_fwd_grad(ptr(u, a * cols), ptr(bias), ptr(y, a * cols),
-                                                        ptr(dg, a * cols), z - a, cols)
-              for a, z in zip(*_pairs(row_bounds(rows)))])
+        call_parts(lib.sciptm_gelu_fwd_grad, [(ptr(u, a * cols), ptr(bias), ptr(y, a * cols), ptr(dg, a * cols),
+                                               z - a, cols) for a, z in pairwise(row_bounds(rows))])
         ctx.save_for_backward(dg)
         ctx.lib, ctx.has_bias = lib, bias is not None
         return y
@@ -200,10 +184,9 @@ class Gelu(torch.autograd.Function):
         bounds = row_bounds(rows)
         with unfilled():
             db = torch.empty(len(bounds) - 1, cols)
-        run([lambda k=k, a=a, z=z: ctx.lib.sciptm_mul_colsum(ptr(dy, a * cols), ptr(dg, a * cols),
-                                                              ptr(dg, a * cols), ptr(db, k * cols), z - a,
-                                                              cols)
-              for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
+        call_parts(ctx.lib.sciptm_mul_colsum, [(ptr(dy, a * cols), ptr(dg, a * cols), ptr(dg, a * cols),
+                                                 ptr(db, k * cols), z - a, cols)
+                                                for k, (a, z) in enumerate(pairwise(bounds))])
         return dg, (db[0] if len(db) == 1 else db.sum(0)) if ctx.has_bias else None, None
 
 
@@ -220,14 +203,9 @@ class AddDropNorm(torch.autograd.Function):
         with unfilled():
             y, xhat, rstd = torch.empty_like(h), torch.empty_like(h), torch.empty(rows)
         bounds = row_bounds(rows)
-        if len(bounds) == 2:  # one thread: the call itself (no closures; ~1/3 of this function's Python time)
-            lib.sciptm_add_drop_ln_fwd(h.data_ptr(), ptr(hbias), x.data_ptr(), ptr(keep), scale, weight.data_ptr(),
-                                       bias.data_ptr(), y.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), rows, d, eps)
-        else:
-            run([lambda a=a, z=z: lib.sciptm_add_drop_ln_fwd(
-                ptr(h, a * d), ptr(hbias), ptr(x, a * d), ptr(keep, a * d), scale, weight.data_ptr(),
-                bias.data_ptr(), ptr(y, a * d), ptr(xhat, a * d), ptr(rstd, a), z - a, d, eps)
-                for a, z in zip(*_pairs(bounds))])
+        call_parts(lib.sciptm_add_drop_ln_fwd, [
+            (ptr(h, a * d), ptr(hbias), ptr(x, a * d), ptr(keep, a * d), scale, weight.data_ptr(), bias.data_ptr(),
+             ptr(y, a * d), ptr(xhat, a * d), ptr(rstd, a), z - a, d, eps) for a, z in pairwise(bounds)])
         ctx.save_for_backward(xhat, rstd, weight)
         ctx.keep, ctx.scale, ctx.lib, ctx.has_hbias = keep, scale, lib, hbias is not None
         return y
@@ -244,15 +222,11 @@ class AddDropNorm(torch.autograd.Function):
             part = (d,) if n == 1 else (n, d)
             dw, db = torch.empty(part), torch.empty(part)
             dhb = torch.empty(part) if ctx.has_hbias else None
-        if n == 1:  # one thread: the call itself, the sums written in place
-            ctx.lib.sciptm_add_drop_ln_bwd(dy.data_ptr(), xhat.data_ptr(), rstd.data_ptr(), ptr(ctx.keep), ctx.scale,
-                                           weight.data_ptr(), dx.data_ptr(), dh.data_ptr(), dw.data_ptr(),
-                                           db.data_ptr(), ptr(dhb), rows, d)
-        else:
-            run([lambda k=k, a=a, z=z: ctx.lib.sciptm_add_drop_ln_bwd(
-                ptr(dy, a * d), ptr(xhat, a * d), ptr(rstd, a), ptr(ctx.keep, a * d), ctx.scale,
-                weight.data_ptr(), ptr(dx, a * d), ptr(dh, a * d), ptr(dw, k * d),
-                ptr(db, k * d), ptr(dhb, k * d), z - a, d) for k, (a, z) in enumerate(zip(*_pairs(bounds)))])
+        call_parts(ctx.lib.sciptm_add_drop_ln_bwd, [  # one part: the sums written in place
+            (ptr(dy, a * d), ptr(xhat, a * d), ptr(rstd, a), ptr(ctx.keep, a * d), ctx.scale, weight.data_ptr(),
+             ptr(dx, a * d), ptr(dh, a * d), ptr(dw, k * d), ptr(db, k * d), ptr(dhb, k * d), z - a, d)
+            for k, (a, z) in enumerate(pairwise(bounds))])
+        if n > 1:
             dw, db = dw.sum(0), db.sum(0)
             dhb = None if dhb is None else dhb.sum(0)
         need = ctx.needs_input_grad

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import torch
@@ -39,6 +40,14 @@ def run(calls: list[Callable[[], Any]]) -> list[Any]:
     """Run ``calls`` (ctypes calls, which release the GIL) at once, the first on this thread
     (:func:`sciptm.encoders.fused_attention._run`'s pool)."""
     return _run(calls)
+
+
+def call_parts(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+    """``fn(*a)`` for each argument tuple of ``args`` (one per thread's part): one part is called directly on
+    this thread (no closure, no pool), several through :func:`run`."""
+    if len(args) == 1:
+        return [fn(*args[0])]
+    return run([partial(fn, *a) for a in args])
 
 
 @contextmanager
@@ -68,4 +77,4 @@ def once(ctx: Any) -> None:
     ctx.done = True
 
 
-__all__ = ["SPLIT_MIN_ROWS", "empty", "once", "ptr", "row_bounds", "run", "unfilled"]
+__all__ = ["SPLIT_MIN_ROWS", "call_parts", "empty", "once", "ptr", "row_bounds", "run", "unfilled"]

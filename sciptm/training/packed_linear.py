@@ -33,7 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sciptm.training.kernel_calls import empty, once, ptr, row_bounds, run
+from sciptm.training.kernel_calls import call_parts, empty, once, ptr, row_bounds
 
 #: use sciptm's GEMM (and the fused GELU epilogues) in the fused training path; False: MKL + separate kernels
 ENABLED = True
@@ -74,15 +74,6 @@ def _check(codes: list[int]) -> None:
         raise MemoryError(f"sciptm sgemm failed (codes {codes}): scratch allocation or no AVX2")
 
 
-def _rows(rows: int, call: Any) -> None:
-    """``call(r0, r1, part)`` for row ranges of ``rows`` split over torch's threads (as :func:`gemm` splits)."""
-    bounds = row_bounds(rows)
-    if len(bounds) == 2:
-        call(0, rows, 0)
-        return
-    run([lambda i=i, r0=r0, r1=r1: call(r0, r1, i) for i, (r0, r1) in enumerate(pairwise(bounds))])
-
-
 def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None, *,
          kind: int = PLAIN, bias: torch.Tensor | None = None, aux: torch.Tensor | None = None,
          accumulate: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -111,14 +102,13 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
     pa, pb, po = a.data_ptr(), b.data_ptr(), out.data_ptr()
     pbias, paux, psum = ptr(bias), ptr(aux), ptr(sums)
     fn = lib.sciptm_sgemm
-    if parts == 1:
-        _check([fn(m, n, k, pa, sa0, sa1, pb, sb0, sb1, po, n, int(accumulate), kind, pbias, paux, psum)])
-        return (out, sums[0]) if kind == MULSUM else (out, aux)
-    _check(run([lambda i=i, r0=r0, r1=r1: fn(
-        r1 - r0, n, k, pa + 4 * r0 * sa0, sa0, sa1, pb, sb0, sb1, po + 4 * r0 * n, n, int(accumulate), kind, pbias,
-        None if paux is None else paux + 4 * r0 * n, None if psum is None else psum + 4 * i * n)
+    _check(call_parts(fn, [
+        (r1 - r0, n, k, pa + 4 * r0 * sa0, sa0, sa1, pb, sb0, sb1, po + 4 * r0 * n, n, int(accumulate), kind, pbias,
+         None if paux is None else paux + 4 * r0 * n, None if psum is None else psum + 4 * i * n)
         for i, (r0, r1) in enumerate(pairwise(bounds))]))
-    return (out, sums.sum(0)) if kind == MULSUM else (out, aux)
+    if kind == MULSUM:
+        return out, sums[0] if parts == 1 else sums.sum(0)
+    return out, aux
 
 
 def _weight_grad(lib: ctypes.CDLL, dy: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -163,9 +153,9 @@ class GeluFFN(torch.autograd.Function):
         else:
             g = gemm(lib, x, w_up.t())[0]
             dg = empty(*g.shape)
-            _rows(g.shape[0], lambda r0, r1, i: lib.sciptm_gelu_fwd_grad(
-                ptr(g, r0 * g.shape[1]), ptr(b), ptr(g, r0 * g.shape[1]), ptr(dg, r0 * g.shape[1]), r1 - r0,
-                g.shape[1]))
+            cols = g.shape[1]
+            call_parts(lib.sciptm_gelu_fwd_grad, [(ptr(g, r0 * cols), ptr(b), ptr(g, r0 * cols), ptr(dg, r0 * cols),
+                                                   r1 - r0, cols) for r0, r1 in pairwise(row_bounds(g.shape[0]))])
         h = gemm(lib, g, w_down.t())[0]
         ctx.save_for_backward(x, w_up, w_down, g, dg)
         ctx.lib, ctx.has_bias = lib, b_up is not None
@@ -185,8 +175,9 @@ class GeluFFN(torch.autograd.Function):
             du = gemm(lib, dh, w_down, out=g)[0]
             cols = du.shape[1]
             sums = empty(len(row_bounds(du.shape[0])) - 1, cols)
-            _rows(du.shape[0], lambda r0, r1, i: lib.sciptm_mul_colsum(
-                ptr(du, r0 * cols), ptr(dg, r0 * cols), ptr(du, r0 * cols), ptr(sums, i * cols), r1 - r0, cols))
+            call_parts(lib.sciptm_mul_colsum, [(ptr(du, r0 * cols), ptr(dg, r0 * cols), ptr(du, r0 * cols),
+                                                ptr(sums, i * cols), r1 - r0, cols)
+                                               for i, (r0, r1) in enumerate(pairwise(row_bounds(du.shape[0])))])
             db = sums[0] if len(sums) == 1 else sums.sum(0)
         dw_up = _weight_grad(lib, du, x) if need[1] else None
         dx = gemm(lib, du, w_up)[0] if need[0] else None
