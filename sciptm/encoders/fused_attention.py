@@ -21,7 +21,9 @@ scale per output channel), an AVX2 6 x 16 micro-kernel, and everything of a bloc
 projection, add + LayerNorm, up-projection, GELU, down-projection, add + LayerNorm, the next block's u8 input) in
 48-row chunks that stay in the L2 cache.
 Inference only (no autograd). With ``torch.get_num_threads() > 1`` the work of one call is split (whole
-sequences, or rows) over that many threads (the ``ctypes`` calls release the GIL).
+sequences, or rows) over that many threads: PyTorch's own OpenMP threads (:func:`call_parts`, ``kernels/parallel.h``;
+the library is compiled with ``-fopenmp`` and binds the ``libgomp`` PyTorch loaded), or, for a library without
+OpenMP, a small pool of Python threads (the ``ctypes`` calls release the GIL).
 
 >>> import torch
 >>> qkv = torch.randn(10, 3 * 2 * 8)  # two sequences of 5 tokens, 2 heads of 8
@@ -42,6 +44,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,9 @@ logger = logging.getLogger(__name__)
 
 #: compiler flags of the shared library (part of the cache key)
 CFLAGS = ("-O3", "-march=native", "-std=c99", "-shared", "-fPIC", "-fno-math-errno")
+#: added to :data:`CFLAGS` when the compiler has OpenMP (``kernels/parallel.h``: a call's parts on the OpenMP
+#: threads PyTorch already runs); a library is compiled without them when that fails
+OPENMP_FLAGS = ("-fopenmp",)
 #: seconds one compile may take
 COMPILE_TIMEOUT = 120.0
 _SOURCE = "attention.c"
@@ -93,16 +99,20 @@ def _compiler_version(cc: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def library_path(cc: str, version: str, source: str = _SOURCE) -> Path:
-    """Where the library of ``source`` compiled by ``cc`` (``--version`` output ``version``) for this CPU lives in
-    the cache."""
-    key = "\0".join([source_text(source), " ".join(CFLAGS), version, cpu_flags()])
+def _flags(openmp: bool) -> tuple[str, ...]:
+    return (*CFLAGS, *OPENMP_FLAGS) if openmp else CFLAGS
+
+
+def library_path(cc: str, version: str, source: str = _SOURCE, openmp: bool = True) -> Path:
+    """Where the library of ``source`` compiled by ``cc`` (``--version`` output ``version``) for this CPU, with or
+    without :data:`OPENMP_FLAGS`, lives in the cache."""
+    key = "\0".join([source_text(source), " ".join(_flags(openmp)), version, cpu_flags()])
     return cache_root() / "kernels" / f"{hashlib.sha256(key.encode()).hexdigest()}.so"
 
 
-def build(cc: str | None = None, source: str = _SOURCE) -> Path:
+def build(cc: str | None = None, source: str = _SOURCE, openmp: bool = True) -> Path:
     """Compile the kernel source ``source`` (a file of ``kernels/``) into the cache (a no-op when it is there) and
-    return the library's path.
+    return the library's path; ``openmp``: with :data:`OPENMP_FLAGS`.
 
     Raises ``RuntimeError`` (with the compiler's message) when there is no compiler or the compile fails. The
     output goes to a temporary file in the same folder and is renamed into place (atomic on POSIX), so a
@@ -115,7 +125,7 @@ def build(cc: str | None = None, source: str = _SOURCE) -> Path:
     version = _compiler_version(cc)
     if version is None:
         raise RuntimeError(f"{cc} --version failed")
-    path = library_path(cc, version, source)
+    path = library_path(cc, version, source, openmp)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +133,7 @@ def build(cc: str | None = None, source: str = _SOURCE) -> Path:
         src = Path(tmp) / source
         src.write_text(source_text(source), encoding="utf-8")
         lib = Path(tmp) / path.name
-        cmd = [cc, *CFLAGS, "-o", str(lib), str(src), "-lm"]
+        cmd = [cc, *_flags(openmp), "-o", str(lib), str(src), "-lm"]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT, check=False)
         except (OSError, subprocess.SubprocessError) as exc:
@@ -165,7 +175,7 @@ def load_once(source: str, declare: Callable[[Path], ctypes.CDLL], isa: str, unu
         if source not in _libraries:
             lib, reason = None, None
             try:
-                lib = declare(build(source=source))
+                lib = _open(source, declare)
                 if not getattr(lib, isa)():
                     lib, reason = None, "the CPU (or compiler target) lacks AVX2/FMA"
             except (RuntimeError, OSError, AttributeError) as exc:
@@ -174,6 +184,16 @@ def load_once(source: str, declare: Callable[[Path], ctypes.CDLL], isa: str, unu
                 log.info("%s: %s", unused, reason)
             _libraries[source] = lib
     return _libraries[source]
+
+
+def _open(source: str, declare: Callable[[Path], ctypes.CDLL]) -> ctypes.CDLL:
+    """``declare`` of the library of ``source`` built with OpenMP, else (no OpenMP in the compiler, or the library
+    does not load) without it."""
+    try:
+        return declare(build(source=source, openmp=True))
+    except (RuntimeError, OSError) as exc:
+        logger.debug("%s with OpenMP: %s; compiled without it (a call's parts on sciptm's own threads)", source, exc)
+        return declare(build(source=source, openmp=False))
 
 
 def forget(source: str) -> None:
@@ -213,6 +233,97 @@ def _threads() -> int:
     import torch
 
     return max(1, int(torch.get_num_threads()))
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p), ("dli_sname", ctypes.c_char_p),
+                ("dli_saddr", ctypes.c_void_p)]
+
+
+def openmp_runtime(lib: ctypes.CDLL) -> str | None:
+    """The file of the OpenMP runtime ``lib`` runs its parallel parts on (``dladdr`` of the runtime function it
+    bound), or ``None`` (no OpenMP in ``lib``, or the platform cannot say)."""
+    if not hasattr(lib, "sciptm_openmp_symbol"):
+        return None
+    lib.sciptm_openmp_symbol.restype = ctypes.c_void_p
+    address = lib.sciptm_openmp_symbol()
+    if not address:
+        return None
+    try:
+        dladdr = ctypes.CDLL(None).dladdr
+    except (OSError, AttributeError):
+        return None
+    info = _DlInfo()
+    if not dladdr(ctypes.c_void_p(address), ctypes.byref(info)) or not info.dli_fname:
+        return None
+    return os.path.realpath(os.fsdecode(info.dli_fname))
+
+
+def _torch_openmp_runtimes() -> set[str]:
+    """The OpenMP runtime files PyTorch ships beside ``libtorch_cpu`` (its CPU wheels: ``torch/lib/libgomp.so.1``)."""
+    import torch
+
+    folder = Path(torch.__file__).parent / "lib"
+    pattern = re.compile(r"lib(gomp|iomp5|omp)[-.\w]*\.so")
+    return {os.path.realpath(f) for f in folder.glob("*.so*") if pattern.match(f.name)} if folder.is_dir() else set()
+
+
+def shares_torch_threads(lib: ctypes.CDLL) -> bool:
+    """Whether ``lib``'s OpenMP runtime is the one PyTorch ships (so its parallel parts run on PyTorch's own
+    intra-op threads, with nothing else competing for the cores)."""
+    runtime = openmp_runtime(lib)
+    return runtime is not None and runtime in _torch_openmp_runtimes()
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _part_function(lib: ctypes.CDLL, fn: Any) -> tuple[int, tuple[bool, ...]] | None:
+    """(address of ``<name>__part``, which arguments are floats) for ``fn`` of ``lib``, or ``None`` when its parts
+    cannot run on PyTorch's OpenMP threads (no OpenMP in the library, a runtime other than PyTorch's, no part
+    function); kept on ``lib``."""
+    table = lib.__dict__.setdefault("_sciptm_parts", {})
+    name = fn.__name__
+    if name not in table:
+        entry = None
+        if "_sciptm_openmp" not in lib.__dict__:
+            openmp = hasattr(lib, "sciptm_openmp") and bool(lib.sciptm_openmp()) and shares_torch_threads(lib)
+            if openmp:
+                lib.sciptm_parallel.restype = None
+                lib.sciptm_parallel.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                                                ctypes.c_void_p]
+            lib.__dict__["_sciptm_openmp"] = openmp
+        if lib.__dict__["_sciptm_openmp"] and hasattr(lib, name + "__part") and fn.argtypes is not None:
+            entry = (ctypes.cast(getattr(lib, name + "__part"), ctypes.c_void_p).value,
+                     tuple(t is ctypes.c_float for t in fn.argtypes))
+        table[name] = entry
+    return table[name]
+
+
+def _word(value: Any, is_float: bool) -> int:
+    if value is None:
+        return 0
+    if is_float:
+        return int(np.array(value, dtype=np.float32).view(np.uint32))
+    if isinstance(value, ctypes.Array):
+        return ctypes.addressof(value)
+    return int(value) & _MASK64
+
+
+def call_parts(lib: ctypes.CDLL, fn: Any, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """``fn(*a)`` for each argument tuple ``a`` of ``args`` (``fn`` a declared function of ``lib``; one tuple per
+    thread's part), at once: on the process's OpenMP threads (PyTorch's, ``kernels/parallel.h``) when ``lib`` has
+    them, else on :func:`_run`'s pool; one part is called directly. Returns the results (``None`` for ``void``)."""
+    if len(args) == 1:
+        return [fn(*args[0])]
+    part = _part_function(lib, fn)
+    if part is None:
+        return _run([partial(fn, *a) for a in args])
+    address, floats = part
+    words = [_word(x, f) for a in args for x, f in zip(a, floats, strict=True)]
+    codes = (ctypes.c_int * len(args))()
+    lib.sciptm_parallel(address, len(args), (ctypes.c_uint64 * len(words))(*words), len(floats), codes)
+    return list(codes) if fn.restype is not None else [None] * len(args)
 
 
 def _run(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -289,7 +400,7 @@ def packed_attention(qkv: Any, out: Any, groups: np.ndarray, heads: int, lib: ct
     threads = _threads() if qkv.shape[0] >= _SPLIT_MIN_ROWS else 1
     tables = split_groups(groups, threads)
     fn, src, dst, scale = lib.sciptm_packed_attention, qkv.data_ptr(), out.data_ptr(), head_dim ** -0.5
-    codes = _run([lambda t=t: fn(src, dst, t.ctypes.data, len(t), heads, head_dim, scale) for t in tables])
+    codes = call_parts(lib, fn, [(src, dst, t.ctypes.data, len(t), heads, head_dim, scale) for t in tables])
     if any(codes):
         raise MemoryError(f"fused attention kernel failed (codes {codes}) on {len(groups)} groups")
 
@@ -318,7 +429,7 @@ def gelu_(x: Any, lib: ctypes.CDLL) -> bool:
     n, ptr = x.numel(), x.data_ptr()
     parts = min(_threads(), max(1, n // (1024 * _SPLIT_MIN_ROWS)))
     bounds = [n * k // parts // 16 * 16 for k in range(parts)] + [n]
-    _run([lambda a=a, b=b: lib.sciptm_gelu_erf(ptr + 4 * a, b - a) for a, b in pairwise(bounds)])
+    call_parts(lib, lib.sciptm_gelu_erf, [(ptr + 4 * a, b - a) for a, b in pairwise(bounds)])
     return True
 
 
@@ -341,8 +452,8 @@ def add_layernorm_(h: Any, x: Any, norm: Any, lib: ctypes.CDLL) -> bool:
     parts = min(_threads(), max(1, rows // _SPLIT_MIN_ROWS))
     bounds = [rows * k // parts for k in range(parts + 1)]
     hp, xp, wp, bp, eps = h.data_ptr(), x.data_ptr(), w.data_ptr(), b.data_ptr(), float(norm.eps)
-    _run([lambda a=a, z=z: lib.sciptm_add_layernorm(hp + 4 * a * d, xp + 4 * a * d, wp, bp, z - a, d, eps)
-          for a, z in pairwise(bounds)])
+    call_parts(lib, lib.sciptm_add_layernorm, [(hp + 4 * a * d, xp + 4 * a * d, wp, bp, z - a, d, eps)
+                                               for a, z in pairwise(bounds)])
     return True
 
 
@@ -369,7 +480,8 @@ def attention_or_none(qkv: Any, groups: Sequence[tuple[int, int, int]] | np.ndar
     return out
 
 
-__all__ = ["CFLAGS", "add_layernorm_", "attention_or_none", "build", "compiler", "cpu_flags", "gelu_", "group_table",
+__all__ = ["CFLAGS", "OPENMP_FLAGS", "add_layernorm_", "attention_or_none", "build", "call_parts", "compiler",
+           "cpu_flags", "gelu_", "group_table",
            "kernel", "library_path", "packed_attention", "reset", "source_text", "split_groups", "usable"]
 
 
@@ -500,8 +612,8 @@ def quantize_rows(x: Any, lib: ctypes.CDLL) -> tuple[Any, Any, Any]:
     s = torch.empty(rows)
     z = torch.empty(rows, dtype=torch.int32)
     xp, qp, sp, zp = x.data_ptr(), q.data_ptr(), s.data_ptr(), z.data_ptr()
-    _run([lambda a=a, b=b: lib.sciptm_quantize_rows(xp + 4 * a * k, b - a, k, qp + a * k, sp + 4 * a, zp + 4 * a)
-          for a, b in pairwise(_row_bounds(rows))])
+    call_parts(lib, lib.sciptm_quantize_rows, [(xp + 4 * a * k, b - a, k, qp + a * k, sp + 4 * a, zp + 4 * a)
+                                               for a, b in pairwise(_row_bounds(rows))])
     return q, s, z
 
 
@@ -514,9 +626,8 @@ def qlinear(q: Any, s: Any, z: Any, w: PackedLinear, lib: ctypes.CDLL) -> Any:
     out = torch.empty(rows, n)
     qp, sp, zp, op = q.data_ptr(), s.data_ptr(), z.data_ptr(), out.data_ptr()
     wp, cp, scp, bp = w.pointers()
-    codes = _run([lambda a=a, b=b: lib.sciptm_qlinear(qp + a * k, sp + 4 * a, zp + 4 * a, b - a, k, wp, cp, scp, bp,
-                                                       n, op + 4 * a * n)
-                  for a, b in pairwise(_row_bounds(rows))])
+    codes = call_parts(lib, lib.sciptm_qlinear, [(qp + a * k, sp + 4 * a, zp + 4 * a, b - a, k, wp, cp, scp, bp, n,
+                                                  op + 4 * a * n) for a, b in pairwise(_row_bounds(rows))])
     if any(codes):
         raise RuntimeError(f"int8 linear kernel failed (codes {codes})")
     return out
@@ -529,9 +640,8 @@ def int8_finish(attn: Any, x: Any, q: Any, s: Any, z: Any, block: PackedBlock, l
     rows, d = x.shape
     ap, xp, qp, sp, zp = attn.data_ptr(), x.data_ptr(), q.data_ptr(), s.data_ptr(), z.data_ptr()
     fn, table, ffn, (e1, e2) = lib.sciptm_int8_finish, block.pointer_table(), block.ffn, block.eps
-    codes = _run([lambda a=a, b=b: fn(ap + 4 * a * d, xp + 4 * a * d, qp + a * d, sp + 4 * a, zp + 4 * a, b - a, d,
-                                      ffn, table, e1, e2)
-                  for a, b in pairwise(_row_bounds(rows))])
+    codes = call_parts(lib, fn, [(ap + 4 * a * d, xp + 4 * a * d, qp + a * d, sp + 4 * a, zp + 4 * a, b - a, d, ffn,
+                                  table, e1, e2) for a, b in pairwise(_row_bounds(rows))])
     if any(codes):
         raise RuntimeError(f"int8 block kernel failed (codes {codes})")
 

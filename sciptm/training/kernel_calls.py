@@ -1,4 +1,5 @@
-"""Calling the C training kernels from autograd functions: row ranges per thread, buffers without deterministic
+"""Calling the C training kernels from autograd functions: row ranges per thread (their parts run at once by
+:func:`~sciptm.encoders.fused_attention.call_parts`, on PyTorch's OpenMP threads), buffers without deterministic
 mode's NaN fill, and the once-only backward of functions that reuse their saved buffers.
 
 Shared by :mod:`sciptm.training.fused_training` (attention, GELU, dropout + add + LayerNorm) and
@@ -12,15 +13,14 @@ torch.Size([2, 3])
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 import torch
 
 from sciptm.encoders.fused_attention import _SPLIT_MIN_ROWS as SPLIT_MIN_ROWS  # the inference kernels' threshold
-from sciptm.encoders.fused_attention import _run
+from sciptm.encoders.fused_attention import call_parts
 
 
 def ptr(t: torch.Tensor | None, offset: int = 0) -> int | None:
@@ -29,25 +29,11 @@ def ptr(t: torch.Tensor | None, offset: int = 0) -> int | None:
     return None if t is None else t.data_ptr() + offset * t.element_size()
 
 
-def row_bounds(rows: int) -> list[int]:
-    """Row ranges for ``torch.get_num_threads()`` threads (one range below ``SPLIT_MIN_ROWS`` rows, the
-    threshold of :mod:`sciptm.encoders.fused_attention`)."""
-    parts = max(1, min(int(torch.get_num_threads()), rows // SPLIT_MIN_ROWS))
+def row_bounds(rows: int, min_rows: int = SPLIT_MIN_ROWS) -> list[int]:
+    """Row ranges for ``torch.get_num_threads()`` threads, each of at least ``min_rows`` rows (default the
+    threshold of :mod:`sciptm.encoders.fused_attention`; one range below it)."""
+    parts = max(1, min(int(torch.get_num_threads()), rows // max(1, min_rows)))
     return [rows * k // parts for k in range(parts + 1)]
-
-
-def run(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run ``calls`` (ctypes calls, which release the GIL) at once, the first on this thread
-    (:func:`sciptm.encoders.fused_attention._run`'s pool)."""
-    return _run(calls)
-
-
-def call_parts(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
-    """``fn(*a)`` for each argument tuple of ``args`` (one per thread's part): one part is called directly on
-    this thread (no closure, no pool), several through :func:`run`."""
-    if len(args) == 1:
-        return [fn(*args[0])]
-    return run([partial(fn, *a) for a in args])
 
 
 @contextmanager
@@ -77,4 +63,4 @@ def once(ctx: Any) -> None:
     ctx.done = True
 
 
-__all__ = ["SPLIT_MIN_ROWS", "call_parts", "empty", "once", "ptr", "row_bounds", "run", "unfilled"]
+__all__ = ["SPLIT_MIN_ROWS", "call_parts", "empty", "once", "ptr", "row_bounds", "unfilled"]

@@ -51,6 +51,9 @@ FUSE_GELU = True
 #: (:func:`inference_linear`: the bias added in the GEMM's epilogue); False: ``F.linear`` (MKL's ``addmm``)
 INFERENCE = True
 
+#: multiply-adds below which a GEMM stays on one thread (split by rows, at least 6 rows a part, above it)
+GEMM_PART_WORK = 1 << 21
+
 PLAIN, GELU, MULSUM, BIAS = 0, 1, 2, 3
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 
@@ -94,7 +97,8 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
         aux = empty(m, n)
     if not out.is_contiguous() or (aux is not None and not aux.is_contiguous()):
         raise ValueError("gemm: out and aux must be contiguous")
-    bounds = row_bounds(m)
+    # a part per thread once each has GEMM_PART_WORK multiply-adds (the weight gradients' 384-512 rows too)
+    bounds = row_bounds(m, max(6, -(-GEMM_PART_WORK // max(1, n * k))))
     parts = len(bounds) - 1
     sums = empty(parts, n) if kind == MULSUM else None
     sa0, sa1 = a.stride()
@@ -102,7 +106,7 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
     pa, pb, po = a.data_ptr(), b.data_ptr(), out.data_ptr()
     pbias, paux, psum = ptr(bias), ptr(aux), ptr(sums)
     fn = lib.sciptm_sgemm
-    _check(call_parts(fn, [
+    _check(call_parts(lib, fn, [
         (r1 - r0, n, k, pa + 4 * r0 * sa0, sa0, sa1, pb, sb0, sb1, po + 4 * r0 * n, n, int(accumulate), kind, pbias,
          None if paux is None else paux + 4 * r0 * n, None if psum is None else psum + 4 * i * n)
         for i, (r0, r1) in enumerate(pairwise(bounds))]))
@@ -154,7 +158,7 @@ class GeluFFN(torch.autograd.Function):
             g = gemm(lib, x, w_up.t())[0]
             dg = empty(*g.shape)
             cols = g.shape[1]
-            call_parts(lib.sciptm_gelu_fwd_grad, [(ptr(g, r0 * cols), ptr(b), ptr(g, r0 * cols), ptr(dg, r0 * cols),
+            call_parts(lib, lib.sciptm_gelu_fwd_grad, [(ptr(g, r0 * cols), ptr(b), ptr(g, r0 * cols), ptr(dg, r0 * cols),
                                                    r1 - r0, cols) for r0, r1 in pairwise(row_bounds(g.shape[0]))])
         h = gemm(lib, g, w_down.t())[0]
         ctx.save_for_backward(x, w_up, w_down, g, dg)
@@ -175,7 +179,7 @@ class GeluFFN(torch.autograd.Function):
             du = gemm(lib, dh, w_down, out=g)[0]
             cols = du.shape[1]
             sums = empty(len(row_bounds(du.shape[0])) - 1, cols)
-            call_parts(lib.sciptm_mul_colsum, [(ptr(du, r0 * cols), ptr(dg, r0 * cols), ptr(du, r0 * cols),
+            call_parts(lib, lib.sciptm_mul_colsum, [(ptr(du, r0 * cols), ptr(dg, r0 * cols), ptr(du, r0 * cols),
                                                 ptr(sums, i * cols), r1 - r0, cols)
                                                for i, (r0, r1) in enumerate(pairwise(row_bounds(du.shape[0])))])
             db = sums[0] if len(sums) == 1 else sums.sum(0)
@@ -222,6 +226,7 @@ __all__ = [
     "ENGINE",
     "FUSE_GELU",
     "GELU",
+    "GEMM_PART_WORK",
     "INFERENCE",
     "MULSUM",
     "PLAIN",

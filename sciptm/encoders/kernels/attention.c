@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "simd_math.h"
+#include "parallel.h"
 
 #define QROWS 4 /* query rows per score tile */
 
@@ -650,3 +651,11 @@ int sciptm_int8_finish(float *attn, float *x, uint8_t *qx, float *sx, int32_t *z
     return -1;
 #endif
 }
+
+/* ---- part functions of the kernels split over threads (parallel.h) ---- */
+SCIPTM_PART(sciptm_packed_attention, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_I(3), SCIPTM_I(4), SCIPTM_I(5), SCIPTM_F(6))
+SCIPTM_PART_VOID(sciptm_gelu_erf, SCIPTM_P(0), SCIPTM_I(1))
+SCIPTM_PART_VOID(sciptm_add_layernorm, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_P(3), SCIPTM_I(4), SCIPTM_I(5), SCIPTM_F(6))
+SCIPTM_PART_VOID(sciptm_quantize_rows, SCIPTM_P(0), SCIPTM_I(1), SCIPTM_I(2), SCIPTM_P(3), SCIPTM_P(4), SCIPTM_P(5))
+SCIPTM_PART(sciptm_qlinear, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_I(3), SCIPTM_I(4), SCIPTM_P(5), SCIPTM_P(6), SCIPTM_P(7), SCIPTM_P(8), SCIPTM_I(9), SCIPTM_P(10))
+SCIPTM_PART(sciptm_int8_finish, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_P(3), SCIPTM_P(4), SCIPTM_I(5), SCIPTM_I(6), SCIPTM_I(7), SCIPTM_P(8), SCIPTM_F(9), SCIPTM_F(10))

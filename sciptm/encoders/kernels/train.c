@@ -16,6 +16,7 @@
 
 #include "simd_math.h"
 #include "sgemm.h"
+#include "parallel.h"
 
 int sciptm_train_isa(void) { return SCIPTM_AVX2; }
 
@@ -664,3 +665,13 @@ int sciptm_attn_bwd(const float *qkv, const float *bias, const float *out, const
     free(dsum);
     return 0;
 }
+
+/* ---- part functions of the kernels split over threads (parallel.h) ---- */
+SCIPTM_PART(sciptm_sgemm, SCIPTM_I(0), SCIPTM_I(1), SCIPTM_I(2), SCIPTM_P(3), SCIPTM_I(4), SCIPTM_I(5), SCIPTM_P(6), SCIPTM_I(7), SCIPTM_I(8), SCIPTM_P(9), SCIPTM_I(10), (int)SCIPTM_I(11),
+            (int)SCIPTM_I(12), SCIPTM_P(13), SCIPTM_P(14), SCIPTM_P(15))
+SCIPTM_PART(sciptm_attn_fwd, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_P(3), SCIPTM_P(4), SCIPTM_I(5), SCIPTM_I(6), SCIPTM_I(7), SCIPTM_F(8))
+SCIPTM_PART(sciptm_attn_bwd, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_P(3), SCIPTM_P(4), SCIPTM_P(5), SCIPTM_P(6), SCIPTM_P(7), SCIPTM_I(8), SCIPTM_I(9), SCIPTM_I(10), SCIPTM_F(11))
+SCIPTM_PART_VOID(sciptm_gelu_fwd_grad, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_P(3), SCIPTM_I(4), SCIPTM_I(5))
+SCIPTM_PART_VOID(sciptm_mul_colsum, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_P(3), SCIPTM_I(4), SCIPTM_I(5))
+SCIPTM_PART_VOID(sciptm_add_drop_ln_fwd, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_P(3), SCIPTM_F(4), SCIPTM_P(5), SCIPTM_P(6), SCIPTM_P(7), SCIPTM_P(8), SCIPTM_P(9), SCIPTM_I(10), SCIPTM_I(11), SCIPTM_F(12))
+SCIPTM_PART_VOID(sciptm_add_drop_ln_bwd, SCIPTM_P(0), SCIPTM_P(1), SCIPTM_P(2), SCIPTM_P(3), SCIPTM_F(4), SCIPTM_P(5), SCIPTM_P(6), SCIPTM_P(7), SCIPTM_P(8), SCIPTM_P(9), SCIPTM_P(10), SCIPTM_I(11), SCIPTM_I(12))
