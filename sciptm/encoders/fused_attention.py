@@ -39,6 +39,7 @@ import logging
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -300,11 +301,19 @@ def _part_function(lib: ctypes.CDLL, fn: Any) -> tuple[int, tuple[bool, ...]] | 
     return table[name]
 
 
+_FLOAT_BITS = struct.Struct("<f")
+_U32 = struct.Struct("<I")
+
+
 def _word(value: Any, is_float: bool) -> int:
+    """One argument as the 64-bit word ``<name>__part`` reads: ``None`` 0, a float its fp32 bit pattern, a ctypes
+    array its address, an integer (or address) in two's complement."""
     if value is None:
         return 0
     if is_float:
-        return int(np.array(value, dtype=np.float32).view(np.uint32))
+        return _U32.unpack(_FLOAT_BITS.pack(value))[0]
+    if type(value) is int:
+        return value & _MASK64
     if isinstance(value, ctypes.Array):
         return ctypes.addressof(value)
     return int(value) & _MASK64
