@@ -122,14 +122,12 @@ def finetune(args) -> dict[str, Any]:
 
     import pandas as pd
 
-    import sciptm
-
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     df = pd.read_csv(mirror() / "chem" / "delaney-processed.csv")
     smiles = df["smiles"].tolist()
     y = df["measured log solubility in mols per litre"].to_numpy(float)
-    from sciptm.training.trainer import TrainerConfig, epoch_callback
+    from sciptm.training.trainer import TrainerConfig
 
     default_drop = TrainerConfig().encoder_dropout
 
@@ -168,30 +166,8 @@ def finetune(args) -> dict[str, Any]:
             if label == "sciptm_no_buckets" and seed != args.seeds[0]:
                 continue
             epochs = 3 if "bucket_pool" in extra else args.epochs
-            enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=seed)
-            model = sciptm.PropertyPredictor(enc, task="regression", trainer=extra or None, epochs=epochs,
-                                             batch_size=args.batch_size, seed=seed, patience=10**6)
-            stamps: list[float] = []
-            cpu_stamps: list[float] = []
-            fast_before = os.environ.pop("SCIPTM_FAST_DROPOUT", None)
-            if label == "sciptm_torch_dropout":
-                os.environ["SCIPTM_FAST_DROPOUT"] = "0"
-            t_fit, c_fit = time.perf_counter(), time.process_time()
-            try:
-                with epoch_callback(lambda row: (stamps.append(time.perf_counter()),
-                                                 cpu_stamps.append(time.process_time()))):
-                    model.fit([smiles[i] for i in tr], y[tr], valid=([smiles[i] for i in va], y[va]))
-            finally:
-                os.environ.pop("SCIPTM_FAST_DROPOUT", None)
-                if fast_before is not None:
-                    os.environ["SCIPTM_FAST_DROPOUT"] = fast_before
-            full = np.diff([t_fit, *stamps])[1:]  # epoch 0 also holds the set-up (tokenizing, model copy)
-            hist = model.history_
-            pred = model.predict([smiles[i] for i in te])
-            result[label] = {"s_per_epoch": float(np.median(full)),
-                             "train_s_per_epoch": float(np.median(hist["seconds"])),
-                             "cpu_s_per_epoch": float(np.median(np.diff([c_fit, *cpu_stamps])[1:])),
-                             "test_rmse": float(np.sqrt(np.mean((pred - y[te]) ** 2)))}
+            result[label] = _sciptm_epochs(smiles, y, tr, va, te, seed, epochs, args.batch_size, extra,
+                                           torch_dropout=label == "sciptm_torch_dropout")
             if label == "sciptm" and not chemprop_first:
                 result["chemprop"] = _chemprop_epochs(smiles, y, tr, va, te, seed, args.epochs, args.batch_size)
         per_seed.append(result)
@@ -218,6 +194,36 @@ def finetune(args) -> dict[str, Any]:
                                                                         / rows["chemprop"]["s_per_epoch"])
     rows["bucketing_speedup"] = rows["sciptm_no_buckets"]["s_per_epoch"] / per_seed[0]["sciptm"]["s_per_epoch"]
     return rows
+
+
+def _sciptm_epochs(smiles, y, tr, va, te, seed, epochs, batch_size, extra=None, torch_dropout=False) -> dict[str, float]:
+    """One ``tiny`` fit on the ``tr`` rows (``extra``: trainer settings; ``torch_dropout``: PyTorch's dropout masks,
+    ``SCIPTM_FAST_DROPOUT=0``): median wall and CPU seconds per epoch (training + validation; epoch 0, which also
+    holds the set-up, left out), the training steps alone, and the test RMSE."""
+    import sciptm
+    from sciptm.training.trainer import epoch_callback
+
+    enc = sciptm.Encoder.from_config(domain="smiles", size="tiny", seed=seed)
+    model = sciptm.PropertyPredictor(enc, task="regression", trainer=extra or None, epochs=epochs,
+                                     batch_size=batch_size, seed=seed, patience=10**6)
+    stamps: list[float] = []
+    cpu_stamps: list[float] = []
+    fast_before = os.environ.pop("SCIPTM_FAST_DROPOUT", None)
+    if torch_dropout:
+        os.environ["SCIPTM_FAST_DROPOUT"] = "0"
+    t_fit, c_fit = time.perf_counter(), time.process_time()
+    try:
+        with epoch_callback(lambda row: (stamps.append(time.perf_counter()), cpu_stamps.append(time.process_time()))):
+            model.fit([smiles[i] for i in tr], y[tr], valid=([smiles[i] for i in va], y[va]))
+    finally:
+        os.environ.pop("SCIPTM_FAST_DROPOUT", None)
+        if fast_before is not None:
+            os.environ["SCIPTM_FAST_DROPOUT"] = fast_before
+    full = np.diff([t_fit, *stamps])[1:]  # epoch 0 also holds the set-up (tokenizing, model copy)
+    pred = model.predict([smiles[i] for i in te])
+    return {"s_per_epoch": float(np.median(full)), "train_s_per_epoch": float(np.median(model.history_["seconds"])),
+            "cpu_s_per_epoch": float(np.median(np.diff([c_fit, *cpu_stamps])[1:])),
+            "test_rmse": float(np.sqrt(np.mean((pred - y[te]) ** 2)))}
 
 
 def _chemprop_epochs(smiles, y, tr, va, te, seed, epochs, batch_size) -> dict[str, float]:
