@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,18 @@ def chem_dir(mirror: Path) -> Path:
     if not (mirror / "chem").is_dir():
         pytest.skip(f"no chem folder in the data mirror {mirror}")
     return mirror / "chem"
+
+
+@pytest.fixture(scope="session")
+def training_kernels() -> Any:
+    """sciptm's training-kernel library (``fused_training.kernel()``, the GEMM's signature bound); skips where
+    it cannot be built (no C compiler, no AVX2)."""
+    from sciptm.training import fused_training, packed_linear
+
+    lib = fused_training.kernel()
+    if lib is None or not packed_linear.available(lib):
+        pytest.skip("no C compiler / AVX2 here: the training kernels are not built")
+    return packed_linear.bind(lib)
 
 
 @pytest.fixture(scope="session", autouse=True)

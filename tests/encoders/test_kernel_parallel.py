@@ -16,12 +16,9 @@ from sciptm.training import fused_training as ft
 from sciptm.training import packed_linear as pl
 
 
-@pytest.fixture(scope="module")
-def lib():
-    lib = ft.kernel()
-    if lib is None or not pl.available(lib):
-        pytest.skip("no C compiler / AVX2 here: the training kernels are not built")
-    return pl.bind(lib)
+@pytest.fixture()
+def lib(training_kernels):
+    return training_kernels
 
 
 @pytest.fixture()
