@@ -319,10 +319,12 @@ def _word(value: Any, is_float: bool) -> int:
     return int(value) & _MASK64
 
 
-def call_parts(lib: ctypes.CDLL, fn: Any, args: Sequence[tuple[Any, ...]]) -> list[Any]:
-    """``fn(*a)`` for each argument tuple ``a`` of ``args`` (``fn`` a declared function of ``lib``; one tuple per
-    thread's part), at once: on the process's OpenMP threads (PyTorch's, ``kernels/parallel.h``) when ``lib`` has
-    them, else on :func:`_run`'s pool; one part is called directly. Returns the results (``None`` for ``void``)."""
+def call_parts(lib: ctypes.CDLL, name: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """``lib.<name>(*a)`` (a function with declared argument types) for each argument tuple ``a`` of ``args`` (one
+    per thread's part), at once: on the process's OpenMP threads (PyTorch's, ``kernels/parallel.h``) when ``lib``
+    has them, else on :func:`_run`'s pool; one part is called directly. Returns the results (``None`` for
+    ``void``)."""
+    fn = getattr(lib, name)
     if len(args) == 1:
         return [fn(*args[0])]
     part = _part_function(lib, fn)
@@ -408,8 +410,9 @@ def packed_attention(qkv: Any, out: Any, groups: np.ndarray, heads: int, lib: ct
     head_dim = d // heads
     threads = _threads() if qkv.shape[0] >= _SPLIT_MIN_ROWS else 1
     tables = split_groups(groups, threads)
-    fn, src, dst, scale = lib.sciptm_packed_attention, qkv.data_ptr(), out.data_ptr(), head_dim ** -0.5
-    codes = call_parts(lib, fn, [(src, dst, t.ctypes.data, len(t), heads, head_dim, scale) for t in tables])
+    src, dst, scale = qkv.data_ptr(), out.data_ptr(), head_dim ** -0.5
+    codes = call_parts(lib, "sciptm_packed_attention",
+                       [(src, dst, t.ctypes.data, len(t), heads, head_dim, scale) for t in tables])
     if any(codes):
         raise MemoryError(f"fused attention kernel failed (codes {codes}) on {len(groups)} groups")
 
@@ -438,7 +441,7 @@ def gelu_(x: Any, lib: ctypes.CDLL) -> bool:
     n, ptr = x.numel(), x.data_ptr()
     parts = min(_threads(), max(1, n // (1024 * _SPLIT_MIN_ROWS)))
     bounds = [n * k // parts // 16 * 16 for k in range(parts)] + [n]
-    call_parts(lib, lib.sciptm_gelu_erf, [(ptr + 4 * a, b - a) for a, b in pairwise(bounds)])
+    call_parts(lib, "sciptm_gelu_erf", [(ptr + 4 * a, b - a) for a, b in pairwise(bounds)])
     return True
 
 
@@ -461,7 +464,7 @@ def add_layernorm_(h: Any, x: Any, norm: Any, lib: ctypes.CDLL) -> bool:
     parts = min(_threads(), max(1, rows // _SPLIT_MIN_ROWS))
     bounds = [rows * k // parts for k in range(parts + 1)]
     hp, xp, wp, bp, eps = h.data_ptr(), x.data_ptr(), w.data_ptr(), b.data_ptr(), float(norm.eps)
-    call_parts(lib, lib.sciptm_add_layernorm, [(hp + 4 * a * d, xp + 4 * a * d, wp, bp, z - a, d, eps)
+    call_parts(lib, "sciptm_add_layernorm", [(hp + 4 * a * d, xp + 4 * a * d, wp, bp, z - a, d, eps)
                                                for a, z in pairwise(bounds)])
     return True
 
@@ -621,7 +624,7 @@ def quantize_rows(x: Any, lib: ctypes.CDLL) -> tuple[Any, Any, Any]:
     s = torch.empty(rows)
     z = torch.empty(rows, dtype=torch.int32)
     xp, qp, sp, zp = x.data_ptr(), q.data_ptr(), s.data_ptr(), z.data_ptr()
-    call_parts(lib, lib.sciptm_quantize_rows, [(xp + 4 * a * k, b - a, k, qp + a * k, sp + 4 * a, zp + 4 * a)
+    call_parts(lib, "sciptm_quantize_rows", [(xp + 4 * a * k, b - a, k, qp + a * k, sp + 4 * a, zp + 4 * a)
                                                for a, b in pairwise(_row_bounds(rows))])
     return q, s, z
 
@@ -635,7 +638,7 @@ def qlinear(q: Any, s: Any, z: Any, w: PackedLinear, lib: ctypes.CDLL) -> Any:
     out = torch.empty(rows, n)
     qp, sp, zp, op = q.data_ptr(), s.data_ptr(), z.data_ptr(), out.data_ptr()
     wp, cp, scp, bp = w.pointers()
-    codes = call_parts(lib, lib.sciptm_qlinear, [(qp + a * k, sp + 4 * a, zp + 4 * a, b - a, k, wp, cp, scp, bp, n,
+    codes = call_parts(lib, "sciptm_qlinear", [(qp + a * k, sp + 4 * a, zp + 4 * a, b - a, k, wp, cp, scp, bp, n,
                                                   op + 4 * a * n) for a, b in pairwise(_row_bounds(rows))])
     if any(codes):
         raise RuntimeError(f"int8 linear kernel failed (codes {codes})")
@@ -648,9 +651,10 @@ def int8_finish(attn: Any, x: Any, q: Any, s: Any, z: Any, block: PackedBlock, l
     scratch. Every product on per-row u8 activations (see ``kernels/attention.c``)."""
     rows, d = x.shape
     ap, xp, qp, sp, zp = attn.data_ptr(), x.data_ptr(), q.data_ptr(), s.data_ptr(), z.data_ptr()
-    fn, table, ffn, (e1, e2) = lib.sciptm_int8_finish, block.pointer_table(), block.ffn, block.eps
-    codes = call_parts(lib, fn, [(ap + 4 * a * d, xp + 4 * a * d, qp + a * d, sp + 4 * a, zp + 4 * a, b - a, d, ffn,
-                                  table, e1, e2) for a, b in pairwise(_row_bounds(rows))])
+    table, ffn, (e1, e2) = block.pointer_table(), block.ffn, block.eps
+    codes = call_parts(lib, "sciptm_int8_finish", [(ap + 4 * a * d, xp + 4 * a * d, qp + a * d, sp + 4 * a, zp + 4 * a,
+                                                    b - a, d, ffn, table, e1, e2)
+                                                   for a, b in pairwise(_row_bounds(rows))])
     if any(codes):
         raise RuntimeError(f"int8 block kernel failed (codes {codes})")
 

@@ -127,7 +127,7 @@ class PackedAttention(torch.autograd.Function):
         qkv = qkv.contiguous()
         bias = None if bias is None else bias.contiguous()
         parts = _seq_parts(seqs, heads, rows)
-        codes = call_parts(lib, lib.sciptm_attn_fwd, [(qkv.data_ptr(), ptr(bias), out.data_ptr(), ptr(probs, o),
+        codes = call_parts(lib, "sciptm_attn_fwd", [(qkv.data_ptr(), ptr(bias), out.data_ptr(), ptr(probs, o),
                                                   t.ctypes.data, len(t), heads, hd, hd ** -0.5) for t, o in parts])
         if any(codes):
             raise MemoryError("fused training attention: scratch allocation failed")
@@ -147,7 +147,7 @@ class PackedAttention(torch.autograd.Function):
         with unfilled():
             partial = None if bias is None or len(parts) == 1 else torch.empty(len(parts), bias.numel())
         sums = [ptr(dbias) if partial is None else ptr(partial, k * partial.shape[1]) for k in range(len(parts))]
-        codes = call_parts(ctx.lib, ctx.lib.sciptm_attn_bwd, [
+        codes = call_parts(ctx.lib, "sciptm_attn_bwd", [
             (qkv.data_ptr(), ptr(bias), out.data_ptr(), ptr(probs, o), dout.data_ptr(), dqkv.data_ptr(), b,
              t.ctypes.data, len(t), ctx.heads, hd, hd ** -0.5) for (t, o), b in zip(parts, sums)])
         if any(codes):
@@ -169,7 +169,7 @@ class Gelu(torch.autograd.Function):
         with unfilled():
             y, dg = torch.empty_like(u), torch.empty_like(u)
         rows, cols = u.shape
-        call_parts(lib, lib.sciptm_gelu_fwd_grad, [(ptr(u, a * cols), ptr(bias), ptr(y, a * cols), ptr(dg, a * cols),
+        call_parts(lib, "sciptm_gelu_fwd_grad", [(ptr(u, a * cols), ptr(bias), ptr(y, a * cols), ptr(dg, a * cols),
                                                z - a, cols) for a, z in pairwise(row_bounds(rows))])
         ctx.save_for_backward(dg)
         ctx.lib, ctx.has_bias = lib, bias is not None
@@ -184,7 +184,7 @@ class Gelu(torch.autograd.Function):
         bounds = row_bounds(rows)
         with unfilled():
             db = torch.empty(len(bounds) - 1, cols)
-        call_parts(ctx.lib, ctx.lib.sciptm_mul_colsum, [(ptr(dy, a * cols), ptr(dg, a * cols), ptr(dg, a * cols),
+        call_parts(ctx.lib, "sciptm_mul_colsum", [(ptr(dy, a * cols), ptr(dg, a * cols), ptr(dg, a * cols),
                                                  ptr(db, k * cols), z - a, cols)
                                                 for k, (a, z) in enumerate(pairwise(bounds))])
         return dg, (db[0] if len(db) == 1 else db.sum(0)) if ctx.has_bias else None, None
@@ -203,7 +203,7 @@ class AddDropNorm(torch.autograd.Function):
         with unfilled():
             y, xhat, rstd = torch.empty_like(h), torch.empty_like(h), torch.empty(rows)
         bounds = row_bounds(rows)
-        call_parts(lib, lib.sciptm_add_drop_ln_fwd, [
+        call_parts(lib, "sciptm_add_drop_ln_fwd", [
             (ptr(h, a * d), ptr(hbias), ptr(x, a * d), ptr(keep, a * d), scale, weight.data_ptr(), bias.data_ptr(),
              ptr(y, a * d), ptr(xhat, a * d), ptr(rstd, a), z - a, d, eps) for a, z in pairwise(bounds)])
         ctx.save_for_backward(xhat, rstd, weight)
@@ -222,7 +222,7 @@ class AddDropNorm(torch.autograd.Function):
             part = (d,) if n == 1 else (n, d)
             dw, db = torch.empty(part), torch.empty(part)
             dhb = torch.empty(part) if ctx.has_hbias else None
-        call_parts(ctx.lib, ctx.lib.sciptm_add_drop_ln_bwd, [  # one part: the sums written in place
+        call_parts(ctx.lib, "sciptm_add_drop_ln_bwd", [  # one part: the sums written in place
             (ptr(dy, a * d), ptr(xhat, a * d), ptr(rstd, a), ptr(ctx.keep, a * d), ctx.scale, weight.data_ptr(),
              ptr(dx, a * d), ptr(dh, a * d), ptr(dw, k * d), ptr(db, k * d), ptr(dhb, k * d), z - a, d)
             for k, (a, z) in enumerate(pairwise(bounds))])

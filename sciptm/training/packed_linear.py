@@ -105,8 +105,7 @@ def gemm(lib: ctypes.CDLL, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor |
     sb0, sb1 = b.stride()
     pa, pb, po = a.data_ptr(), b.data_ptr(), out.data_ptr()
     pbias, paux, psum = ptr(bias), ptr(aux), ptr(sums)
-    fn = lib.sciptm_sgemm
-    _check(call_parts(lib, fn, [
+    _check(call_parts(lib, "sciptm_sgemm", [
         (r1 - r0, n, k, pa + 4 * r0 * sa0, sa0, sa1, pb, sb0, sb1, po + 4 * r0 * n, n, int(accumulate), kind, pbias,
          None if paux is None else paux + 4 * r0 * n, None if psum is None else psum + 4 * i * n)
         for i, (r0, r1) in enumerate(pairwise(bounds))]))
@@ -158,7 +157,7 @@ class GeluFFN(torch.autograd.Function):
             g = gemm(lib, x, w_up.t())[0]
             dg = empty(*g.shape)
             cols = g.shape[1]
-            call_parts(lib, lib.sciptm_gelu_fwd_grad, [(ptr(g, r0 * cols), ptr(b), ptr(g, r0 * cols), ptr(dg, r0 * cols),
+            call_parts(lib, "sciptm_gelu_fwd_grad", [(ptr(g, r0 * cols), ptr(b), ptr(g, r0 * cols), ptr(dg, r0 * cols),
                                                    r1 - r0, cols) for r0, r1 in pairwise(row_bounds(g.shape[0]))])
         h = gemm(lib, g, w_down.t())[0]
         ctx.save_for_backward(x, w_up, w_down, g, dg)
@@ -179,7 +178,7 @@ class GeluFFN(torch.autograd.Function):
             du = gemm(lib, dh, w_down, out=g)[0]
             cols = du.shape[1]
             sums = empty(len(row_bounds(du.shape[0])) - 1, cols)
-            call_parts(lib, lib.sciptm_mul_colsum, [(ptr(du, r0 * cols), ptr(dg, r0 * cols), ptr(du, r0 * cols),
+            call_parts(lib, "sciptm_mul_colsum", [(ptr(du, r0 * cols), ptr(dg, r0 * cols), ptr(du, r0 * cols),
                                                 ptr(sums, i * cols), r1 - r0, cols)
                                                for i, (r0, r1) in enumerate(pairwise(row_bounds(du.shape[0])))])
             db = sums[0] if len(sums) == 1 else sums.sum(0)

@@ -97,7 +97,7 @@ def test_each_part_returns_its_own_code(two_threads):
     first, second = table[:1], table[1:]
     args = [(qkv.data_ptr(), out.data_ptr(), first.ctypes.data, 1, 2, 8, 8 ** -0.5),
             (qkv.data_ptr(), out.data_ptr(), second.ctypes.data, 1, 0, 8, 8 ** -0.5)]  # heads 0: refused (-2)
-    assert fa.call_parts(inference, inference.sciptm_packed_attention, args) == [0, -2]
+    assert fa.call_parts(inference, "sciptm_packed_attention", args) == [0, -2]
     ref = fa.attention_or_none(qkv, [(0, 2, 5)], heads=2)
     torch.testing.assert_close(out[:10], ref[:10])  # the good part still ran
     assert not out[10:].any()
@@ -133,7 +133,7 @@ def test_a_two_thread_training_step_runs_no_part_on_python_threads(lib, chem_dir
     monkeypatch.setattr(fa, "_run", lambda calls: pooled.append(len(calls)) or run(calls))
     parts: list[int] = []
     call = fa.call_parts
-    monkeypatch.setattr(fa, "call_parts", lambda lib, fn, args: parts.append(len(args)) or call(lib, fn, args))
+    monkeypatch.setattr(fa, "call_parts", lambda lib, name, args: parts.append(len(args)) or call(lib, name, args))
     for module_ in (ft, pl):
         monkeypatch.setattr(module_, "call_parts", fa.call_parts)
     fused = ft.fused_forward(module)
